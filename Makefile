@@ -1,0 +1,53 @@
+# One place for the project's commands. `make run` and `make test` set everything up first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8080
+export PORT HOST
+# Kernels compile once into this cache (Lambda points it at /tmp).
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+
+.PHONY: setup run test bench loadtest soak clean models browser lint
+
+setup: $(STAMP) models
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[build,test]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+models: $(STAMP)
+	$(BIN)/python models/build.py
+
+# Debian's chromium for the browser tests (as root on CI; otherwise say what to install).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+
+run: setup
+	$(BIN)/python -m handler.serve
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m bench.run
+
+lint: setup
+	$(BIN)/python -m pip install -q ruff mypy
+	$(BIN)/ruff check ocrcore handler tests models
+
+clean:
+	rm -rf $(VENV) models/build .cache
+
+loadtest: setup
+	$(BIN)/python -m loadtest.run
+
+soak: setup
+	$(BIN)/python -m loadtest.run --soak

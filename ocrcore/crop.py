@@ -1,0 +1,49 @@
+"""Line crops: perspective rectification of rotated boxes, vertical lines turned upright,
+and the optional 0/180 orientation classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import cv2
+import onnxruntime as ort
+
+from .preprocess import line_tensor_batch
+
+VERTICAL_RATIO = 1.5  # a crop this much taller than wide is a vertical line: rotate it
+
+
+def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Warp the quad (tl, tr, br, bl) to an upright rectangle; tall crops rotated 90° CCW."""
+    quad = quad.astype(np.float32)
+    w = int(round(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))))
+    h = int(round(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))))
+    w, h = max(w, 1), max(h, 1)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(quad, dst)
+    crop = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if h >= VERTICAL_RATIO * w:
+        crop = np.ascontiguousarray(np.rot90(crop))
+    return crop
+
+
+class OrientationClassifier:
+    """PP-OCR mobile 0/180 text-line classifier; flips lines it is confident are upside down."""
+
+    HEIGHT, WIDTH, BATCH = 48, 192, 16
+
+    def __init__(self, session: ort.InferenceSession, thresh: float = 0.9) -> None:
+        self.session = session
+        self.thresh = thresh
+        self._input = session.get_inputs()[0].name
+
+    def upside_down(self, crops: list[np.ndarray]) -> list[bool]:
+        flags: list[bool] = []
+        for i in range(0, len(crops), self.BATCH):
+            batch = line_tensor_batch(crops[i : i + self.BATCH], self.HEIGHT, self.WIDTH)
+            probs = self.session.run(None, {self._input: batch})[0]
+            flags.extend(bool(p[1] > self.thresh and p[1] > p[0]) for p in probs)
+        return flags
+
+    def fix(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """Return the crops with those judged upside down rotated 180°."""
+        return [np.ascontiguousarray(c[::-1, ::-1]) if f else c for c, f in zip(crops, self.upside_down(crops))]

@@ -1,0 +1,100 @@
+"""Bytes -> BGR uint8 image: formats, EXIF orientation, alpha, bit depth, size limits.
+
+Every failure is a typed :class:`~ocrcore.errors.OCRError`, so a service can map it to a 4xx
+without guessing. The pixel cap is checked from the header, before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .errors import ImageTooLargeError, InvalidImageError, UnsupportedImageError
+
+SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO"})
+DEFAULT_MAX_PIXELS = 40_000_000
+
+# Signatures of things people upload by mistake that are not raster images we read.
+_KNOWN_UNSUPPORTED = {
+    b"%PDF": "PDF documents are not supported; send one image per page",
+    b"GIF8": "GIF images are not supported; use PNG",
+    b"<svg": "SVG images are not supported; rasterise to PNG first",
+    b"<?xm": "SVG/XML images are not supported; rasterise to PNG first",
+}
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale 16-bit or float greyscale data into 0..255 using its own range."""
+    if arr.dtype == np.uint8:
+        return arr
+    a = arr.astype(np.float32)
+    lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        return np.zeros(a.shape, dtype=np.uint8)
+    return ((a - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite transparent pixels onto white: dark text on transparent stays dark on white."""
+    rgba = img.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def pil_to_bgr(img: Image.Image) -> np.ndarray:
+    """Any PIL mode -> contiguous BGR uint8."""
+    mode = img.mode
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        img = _flatten_alpha(img)
+        mode = "RGB"
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        gray = _to_uint8(np.asarray(img))
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if mode in ("1", "L"):
+        gray = np.asarray(img.convert("L"))
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+    if mode != "RGB":
+        img = img.convert("RGB")  # CMYK, YCbCr, P, LAB, ...
+    return np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode image bytes to BGR uint8, applying EXIF orientation.
+
+    Raises InvalidImageError (corrupt, truncated, empty, not an image), UnsupportedImageError
+    (a known format we do not read) or ImageTooLargeError (more than ``max_pixels``).
+    """
+    if not data:
+        raise InvalidImageError("empty upload: the image has zero bytes")
+    head = data[:4]
+    if head in _KNOWN_UNSUPPORTED:
+        raise UnsupportedImageError(_KNOWN_UNSUPPORTED[head])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"image has too many pixels: {exc}") from None
+    except UnidentifiedImageError:
+        raise InvalidImageError("not an image, or an image format that could not be identified") from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload
+        raise InvalidImageError(f"could not read the image header: {exc}") from None
+    fmt = img.format or "?"
+    if fmt not in SUPPORTED_FORMATS:
+        raise UnsupportedImageError(f"{fmt} images are not supported; send JPEG, PNG, WebP, BMP or TIFF")
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise InvalidImageError("image has no pixels")
+    if w * h > max_pixels:
+        raise ImageTooLargeError(f"image is {w}x{h} = {w * h:,} pixels; the limit is {max_pixels:,}")
+    try:
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+    except Exception as exc:  # noqa: BLE001 - truncated/corrupt data surfaces here
+        raise InvalidImageError(f"corrupt or truncated {fmt} image: {exc}") from None
+    return pil_to_bgr(img)

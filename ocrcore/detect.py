@@ -1,0 +1,195 @@
+"""DB text detection: input scaling, the network, and box extraction from the probability map.
+
+Images much longer than wide (scrolling screenshots, receipts) or much wider than long are
+cut into overlapping tiles along the long axis, so the text is never shrunk to nothing to fit
+one input; boxes from the tiles are merged back in page coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from . import kernels
+from .preprocess import det_input_size, det_tensor
+
+
+@dataclass(frozen=True)
+class DetParams:
+    """DB post-processing and scaling knobs (PP-OCR defaults unless measured better)."""
+
+    max_side: int = 1280
+    min_side: int = 736
+    thresh: float = 0.3
+    box_thresh: float = 0.5
+    unclip_ratio: float = 1.6
+    min_box_side: float = 3.0
+    max_candidates: int = 1000
+    tile_aspect: float = 2.5  # tile when long/short side exceeds this ...
+    # ... and the long side would otherwise be scaled below this fraction of the short side
+
+
+def order_clockwise(pts: np.ndarray) -> np.ndarray:
+    """Four points -> top-left, top-right, bottom-right, bottom-left."""
+    pts = pts[np.argsort(pts[:, 0], kind="stable")]
+    left, right = pts[:2], pts[2:]
+    tl, bl = left[np.argsort(left[:, 1], kind="stable")]
+    tr, br = right[np.argsort(right[:, 1], kind="stable")]
+    return np.array([tl, tr, br, bl], dtype=np.float32)
+
+
+def unclip_rect(rect: tuple, ratio: float) -> tuple:
+    """Grow a rotated rectangle by DB's unclip distance (area * ratio / perimeter) on each side.
+
+    For a rectangle the polygon offset used by PP-OCR followed by a minimum-area rectangle is
+    exactly the rectangle grown by that distance, so no polygon-clipping library is needed.
+    """
+    (cx, cy), (w, h), angle = rect
+    perimeter = 2 * (w + h)
+    if perimeter <= 0:
+        return rect
+    d = w * h * ratio / perimeter
+    return ((cx, cy), (w + 2 * d, h + 2 * d), angle)
+
+
+def boxes_from_prob(prob: np.ndarray, p: DetParams) -> list[tuple[np.ndarray, float]]:
+    """Probability map (H, W) -> [(quad in map pixels, score)], DB post-processing."""
+    mask = (prob > p.thresh).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    out: list[tuple[np.ndarray, float]] = []
+    for contour in contours[: p.max_candidates]:
+        if len(contour) < 4:
+            continue
+        rect = cv2.minAreaRect(contour)
+        if min(rect[1]) < p.min_box_side:
+            continue
+        quad = order_clockwise(cv2.boxPoints(rect))
+        score = kernels.quad_mean_score(prob, quad)
+        if score < p.box_thresh:
+            continue
+        grown = unclip_rect(rect, p.unclip_ratio)
+        if min(grown[1]) < p.min_box_side + 2:
+            continue
+        out.append((order_clockwise(cv2.boxPoints(grown)), float(score)))
+    return out
+
+
+def _tiles(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of overlapping tiles covering [0, length)."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _iou_axis(a: np.ndarray, b: np.ndarray) -> float:
+    ax0, ay0 = a.min(0)
+    ax1, ay1 = a.max(0)
+    bx0, by0 = b.min(0)
+    bx1, by1 = b.max(0)
+    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return inter / smaller if smaller > 0 else 0.0
+
+
+def _merge_tiled(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> list[tuple[np.ndarray, float]]:
+    """Fuse boxes that two tiles both saw: contained duplicates are dropped, and pieces of one
+    line cut by a vertical seam (wide images) are joined into their union."""
+    boxes = sorted(boxes, key=lambda b: -cv2.contourArea(b[0]))
+    kept: list[tuple[np.ndarray, float]] = []
+    for quad, score in boxes:
+        merged = False
+        for i, (kq, ks) in enumerate(kept):
+            overlap = _iou_axis(quad, kq)
+            if overlap > 0.6:
+                merged = True
+            elif horizontal and overlap > 0:
+                ky0, ky1 = kq[:, 1].min(), kq[:, 1].max()
+                qy0, qy1 = quad[:, 1].min(), quad[:, 1].max()
+                shared = min(ky1, qy1) - max(ky0, qy0)
+                if shared > 0.6 * min(ky1 - ky0, qy1 - qy0):
+                    pts = np.concatenate([kq, quad]).astype(np.float32)
+                    kept[i] = (order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts))), max(ks, score))
+                    merged = True
+            if merged:
+                break
+        if not merged:
+            kept.append((quad, score))
+    return kept
+
+
+def sort_reading_order(quads: list[np.ndarray]) -> list[int]:
+    """Indices of quads top-to-bottom, then left-to-right within a row.
+
+    A box joins the current row when its vertical centre lies within half the row's height of
+    the row's first box; rows then sort by x. Robust to slight skew, unlike a plain (y, x) sort.
+    """
+    if not quads:
+        return []
+    info = []
+    for i, q in enumerate(quads):
+        y0, y1 = float(q[:, 1].min()), float(q[:, 1].max())
+        info.append((0.5 * (y0 + y1), y1 - y0, float(q[:, 0].min()), i))
+    info.sort()
+    order: list[int] = []
+    row = [info[0]]
+    for item in info[1:]:
+        if abs(item[0] - row[0][0]) < 0.5 * max(row[0][1], 1.0):
+            row.append(item)
+        else:
+            order.extend(r[3] for r in sorted(row, key=lambda r: r[2]))
+            row = [item]
+    order.extend(r[3] for r in sorted(row, key=lambda r: r[2]))
+    return order
+
+
+class Detector:
+    """PP-OCR DB detector on an ONNX Runtime session (shared, thread-safe; no per-call state)."""
+
+    def __init__(self, session: ort.InferenceSession, params: DetParams | None = None) -> None:
+        self.session = session
+        self.params = params or DetParams()
+        self._input = session.get_inputs()[0].name
+
+    def _detect_one(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Detect on one image that fits a single input; quads in ``img`` pixels."""
+        h, w = img.shape[:2]
+        p = self.params
+        rh, rw = det_input_size(h, w, p.max_side, p.min_side)
+        prob = self.session.run(None, {self._input: det_tensor(img, (rh, rw))})[0][0, 0]
+        sx, sy = w / rw, h / rh
+        out = []
+        for quad, score in boxes_from_prob(prob, p):
+            quad = quad * np.array([sx, sy], dtype=np.float32)
+            quad[:, 0] = np.clip(quad[:, 0], 0, w - 1)
+            quad[:, 1] = np.clip(quad[:, 1], 0, h - 1)
+            out.append((quad, score))
+        return out
+
+    def detect(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Text quads (clockwise from top-left, image pixels) with scores, in reading order."""
+        h, w = img.shape[:2]
+        p = self.params
+        long_side, short_side = max(h, w), min(h, w)
+        if long_side / max(short_side, 1) <= p.tile_aspect or long_side <= p.max_side:
+            boxes = self._detect_one(img)
+        else:
+            horizontal = w > h
+            tile = min(long_side, max(short_side, int(p.max_side * 0.75)))
+            overlap = max(64, tile // 5)
+            boxes = []
+            for start in _tiles(long_side, tile, overlap):
+                part = img[:, start : start + tile] if horizontal else img[start : start + tile]
+                offset = np.array([start, 0] if horizontal else [0, start], dtype=np.float32)
+                boxes.extend((q + offset, s) for q, s in self._detect_one(part))
+            boxes = _merge_tiled(boxes, horizontal)
+        order = sort_reading_order([b[0] for b in boxes])
+        return [boxes[i] for i in order]

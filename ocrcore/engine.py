@@ -1,0 +1,149 @@
+"""The OCR engine: wires decode -> enhance -> detect -> crop (+0/180) -> recognise.
+
+One instance per process. Calls never mutate the engine (options travel as arguments), so
+threads can share it; ONNX Runtime sessions are thread-safe for ``run``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import kernels
+from .crop import OrientationClassifier, crop_quad
+from .decode import DEFAULT_MAX_PIXELS, decode_image
+from .detect import DetParams, Detector
+from .models import make_session, profile_files
+from .preprocess import EnhanceMode, enhance
+from .recognize import RecParams, Recognizer, load_charset
+from .types import Line, OCRResult
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything fixed at load time. Per-call options are arguments of :meth:`OCREngine.ocr`."""
+
+    profile: str = "small"
+    precision: str = "auto"
+    threads: int = 0  # ONNX Runtime intra-op threads per session; 0 = all cores
+    use_cls: bool = True  # default for the 0/180 classifier, overridable per call
+    enhance: EnhanceMode = "auto"
+    min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    model_dir: Path | None = None
+    det: DetParams = field(default_factory=DetParams)
+    rec: RecParams = field(default_factory=RecParams)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "EngineConfig":
+        """Read ``OCR_PROFILE``, ``OCR_PRECISION``, ``OCR_THREADS``, ``OCR_CLS``, ``OCR_ENHANCE``,
+        ``OCR_MAX_PIXELS``, ``OCR_MODEL_DIR``; keyword overrides win."""
+        env = os.environ
+        values = dict(
+            profile=env.get("OCR_PROFILE", "small"),
+            precision=env.get("OCR_PRECISION", "auto"),
+            threads=int(env.get("OCR_THREADS", "0")),
+            use_cls=env.get("OCR_CLS", "1").lower() not in ("0", "false", "no", "off"),
+            enhance=env.get("OCR_ENHANCE", "auto"),
+            max_pixels=int(env.get("OCR_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
+            model_dir=Path(env["OCR_MODEL_DIR"]) if env.get("OCR_MODEL_DIR") else None,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+class OCREngine:
+    """Load the models of one profile once, then OCR any number of images from any thread."""
+
+    def __init__(self, config: EngineConfig | None = None, **overrides) -> None:
+        if config is None:
+            config = EngineConfig(**overrides)
+        elif overrides:
+            raise TypeError("pass either a config or keyword overrides, not both")
+        self.config = config
+        files = profile_files(config.profile, config.precision, config.model_dir)
+        self.precisions = files.precisions
+        self.detector = Detector(make_session(files.det, config.threads), config.det)
+        self.recognizer = Recognizer(make_session(files.rec, config.threads), load_charset(files.charset), config.rec)
+        self.classifier = OrientationClassifier(make_session(files.cls, max(1, min(config.threads, 2))))
+        kernels.warm_up()
+        self._warm_up_sessions()
+
+    def _warm_up_sessions(self) -> None:
+        """One tiny inference per model so the first request doesn't pay for ORT's lazy setup."""
+        blank = np.full((64, 256, 3), 255, np.uint8)
+        self.detector.detect(blank)
+        self.recognizer.recognize([blank[:48]])
+        self.classifier.upside_down([blank[:48]])
+
+    # ------------------------------------------------------------------ public API
+
+    def ocr(
+        self,
+        image: bytes | np.ndarray,
+        *,
+        detect: bool = True,
+        cls: bool | None = None,
+        enhance_mode: EnhanceMode | None = None,
+    ) -> OCRResult:
+        """OCR one image (encoded bytes, or a BGR uint8 array).
+
+        ``detect=False`` treats the whole image as one text line. ``cls`` overrides the
+        configured 0/180 classifier. Raises :class:`~ocrcore.errors.OCRError` for bad input.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
+        img = _as_bgr(img)
+        t1 = time.perf_counter()
+        timings["decode"] = t1 - t0
+        h, w = img.shape[:2]
+        use_cls = self.config.use_cls if cls is None else cls
+        if not detect:
+            quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
+            crops = [img if h < 1.5 * w else crop_quad(img, quads[0])]
+            timings["detect"] = 0.0
+        else:
+            prepared = enhance(img, enhance_mode or self.config.enhance)
+            t_pre = time.perf_counter()
+            timings["preprocess"] = t_pre - t1
+            quads = [q for q, _ in self.detector.detect(prepared)]
+            crops = [crop_quad(img, q) for q in quads]
+            timings["detect"] = time.perf_counter() - t_pre
+        t2 = time.perf_counter()
+        if use_cls and crops:
+            crops = self.classifier.fix(crops)
+        t3 = time.perf_counter()
+        timings["cls"] = t3 - t2
+        texts = self.recognizer.recognize(crops)
+        timings["recognize"] = time.perf_counter() - t3
+        min_conf = 0.0 if not detect else self.config.min_confidence
+        lines = tuple(
+            Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q))  # type: ignore[arg-type]
+            for q, (text, conf) in zip(quads, texts)
+            if text and conf >= min_conf
+        )
+        timings["total"] = time.perf_counter() - t0
+        return OCRResult(lines, w, h, timings)
+
+    def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None) -> list[tuple[str, float]]:
+        """Recognition only, for images that are already single text lines."""
+        crops = [_as_bgr(c) for c in crops]
+        if (self.config.use_cls if cls is None else cls) and crops:
+            crops = self.classifier.fix(crops)
+        return self.recognizer.recognize(crops)
+
+
+def _as_bgr(img: np.ndarray) -> np.ndarray:
+    if img.dtype != np.uint8:
+        raise TypeError("arrays passed to the engine must be uint8")
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        img = (img[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return np.ascontiguousarray(img)

@@ -1,0 +1,75 @@
+"""Model profiles and where their built files live.
+
+``make setup`` (models/build.py) writes, per profile, ``det``/``rec``/``cls`` in two precisions
+(``*.fp32.onnx`` and, where quantised, ``*.int8.onnx``) plus ``dict.txt`` and ``build.json``
+whose ``ship`` map says which precision each model uses by default. Nothing is fetched here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import onnxruntime as ort
+
+Profile = Literal["small", "tiny"]
+Precision = Literal["auto", "int8", "fp32"]
+PROFILES: tuple[str, ...] = ("small", "tiny")
+PRECISIONS: tuple[str, ...] = ("auto", "int8", "fp32")
+
+REPO_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "build"
+
+
+def model_dir() -> Path:
+    """``OCR_MODEL_DIR`` if set (container images, edge installs), else the repo's build dir."""
+    return Path(os.environ.get("OCR_MODEL_DIR") or REPO_MODEL_DIR)
+
+
+class ModelsMissingError(RuntimeError):
+    """The models were not built: run ``make setup`` (or ``python models/build.py``)."""
+
+
+@dataclass(frozen=True)
+class ProfileFiles:
+    det: Path
+    rec: Path
+    cls: Path
+    charset: Path
+    precisions: dict[str, str]
+
+
+def profile_files(profile: str, precision: str = "auto", root: Path | None = None) -> ProfileFiles:
+    """Resolve the files of a profile; ``auto`` takes each model's shipped precision."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    base = (root or model_dir()) / profile
+    info_path = base / "build.json"
+    if not info_path.exists():
+        raise ModelsMissingError(f"no built models in {base}: run `make setup` (python models/build.py)")
+    ship: dict[str, str] = json.loads(info_path.read_text())["ship"]
+    chosen: dict[str, str] = {}
+    paths: dict[str, Path] = {}
+    for name in ("det", "rec", "cls"):
+        want = ship[name] if precision == "auto" else precision
+        path = base / f"{name}.{want}.onnx"
+        if not path.exists():  # e.g. int8 asked for a model that is only built in fp32
+            want, path = "fp32", base / f"{name}.fp32.onnx"
+        chosen[name], paths[name] = want, path
+    return ProfileFiles(paths["det"], paths["rec"], paths["cls"], base / "dict.txt", chosen)
+
+
+def make_session(path: Path, threads: int) -> ort.InferenceSession:
+    """A CPU session with a fixed intra-op pool; ``threads`` <= 0 lets ORT pick (all cores)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.inter_op_num_threads = 1
+    if threads > 0:
+        so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])

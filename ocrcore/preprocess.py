@@ -1,0 +1,101 @@
+"""Image preparation before the networks: contrast, binarisation and size normalisation.
+
+``enhance`` modes (measured in docs/accuracy.md, default chosen from those figures):
+- ``off``: the image goes to the detector as decoded.
+- ``auto``: stretch contrast only when the grey levels span a narrow range (faded scans,
+  low-contrast photos); everything else passes untouched.
+- ``binarize``: denoise, then Sauvola adaptive binarisation (kept for very dirty scans).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from . import kernels
+
+EnhanceMode = Literal["off", "auto", "binarize"]
+ENHANCE_MODES: tuple[str, ...] = ("off", "auto", "binarize")
+
+# A page whose 1st..99th percentile grey levels span fewer levels than this is "low contrast".
+LOW_CONTRAST_SPAN = 96
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """BGR -> single-channel uint8 (OpenCV is faster than any hand-written loop here)."""
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+
+
+def contrast_stretch(img: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Map grey level ``lo`` to 0 and ``hi`` to 255 on every channel, clipping outside."""
+    if hi <= lo:
+        return img
+    lut = np.clip((np.arange(256, dtype=np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    return cv2.LUT(img, lut)
+
+
+def binarize(img: np.ndarray, window: int = 31, k: float = 0.2) -> np.ndarray:
+    """Denoise then Sauvola-binarise; returns a 3-channel image the networks accept."""
+    gray = cv2.fastNlMeansDenoising(to_gray(img), None, h=7, templateWindowSize=7, searchWindowSize=15)
+    binary = kernels.sauvola_binarize(gray, window, k, 128.0)
+    return cv2.cvtColor(binary, cv2.COLOR_GRAY2BGR)
+
+
+def enhance(img: np.ndarray, mode: EnhanceMode) -> np.ndarray:
+    """Apply the chosen enhancement; ``auto`` only touches low-contrast images."""
+    if mode == "off":
+        return img
+    if mode == "binarize":
+        return binarize(img)
+    small = to_gray(img)
+    if small.shape[0] * small.shape[1] > 1_000_000:  # a histogram of a thumbnail is enough
+        step = int(np.ceil(np.sqrt(small.shape[0] * small.shape[1] / 1_000_000)))
+        small = np.ascontiguousarray(small[::step, ::step])
+    lo, hi = kernels.percentile_range(small, 0.01, 0.99)
+    if hi - lo >= LOW_CONTRAST_SPAN:
+        return img
+    return contrast_stretch(img, lo, hi)
+
+
+def det_input_size(h: int, w: int, max_side: int, min_side: int) -> tuple[int, int]:
+    """Detector input size: long side at most ``max_side``, short side raised toward
+    ``min_side`` for small images (small text needs pixels), both multiples of 32."""
+    scale = 1.0
+    if min(h, w) < min_side:
+        scale = min_side / min(h, w)
+    if max(h, w) * scale > max_side:
+        scale = max_side / max(h, w)
+    rh = max(32, int(round(h * scale / 32)) * 32)
+    rw = max(32, int(round(w * scale / 32)) * 32)
+    return rh, rw
+
+
+# PP-OCR detection normalisation (ImageNet mean/std on BGR-ordered channels, as Paddle feeds them)
+DET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+DET_INV_STD = (1.0 / np.array([0.229, 0.224, 0.225], dtype=np.float32)).astype(np.float32)
+# Recognition and orientation classifier normalisation: x/255*2-1
+REC_MEAN = np.full(3, 0.5, dtype=np.float32)
+REC_INV_STD = np.full(3, 2.0, dtype=np.float32)
+
+
+def det_tensor(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (h, w) and normalise into a (1, 3, h, w) float32 tensor."""
+    rh, rw = size
+    resized = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    out = np.empty((1, 3, rh, rw), dtype=np.float32)
+    kernels.normalize_to_chw(resized, DET_MEAN, DET_INV_STD, out[0])
+    return out
+
+
+def line_tensor_batch(crops: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Resize each line crop to ``height`` keeping its aspect ratio (capped at ``width``),
+    normalise to [-1, 1] and left-align into a zero-padded (N, 3, height, width) batch."""
+    out = np.zeros((len(crops), 3, height, width), dtype=np.float32)
+    for i, crop in enumerate(crops):
+        h, w = crop.shape[:2]
+        rw = min(width, max(1, int(np.ceil(height * w / max(h, 1)))))
+        resized = cv2.resize(crop, (rw, height), interpolation=cv2.INTER_LINEAR)
+        kernels.normalize_to_chw(resized, REC_MEAN, REC_INV_STD, out[i])
+    return out

@@ -40,10 +40,19 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:
-    """Composite transparent pixels onto white: dark text on transparent stays dark on white."""
-    rgba = img.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
+    """Composite transparent pixels onto white, or onto black when the visible content is light.
+
+    Dark text on a transparent background ends up dark on white; white text on transparent
+    (logos, overlays) would vanish on white, so it goes onto black instead.
+    """
+    rgba = np.asarray(img.convert("RGBA"))
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    opaque = rgba[:, :, 3] > 127
+    luma = rgba[:, :, :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    light_content = bool(opaque.any()) and not opaque.all() and float(luma[opaque].mean()) > 160
+    background = 0.0 if light_content else 255.0
+    rgb = rgba[:, :, :3].astype(np.float32) * alpha + background * (1.0 - alpha)
+    return Image.fromarray(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
 def pil_to_bgr(img: Image.Image) -> np.ndarray:

@@ -255,6 +255,45 @@ def sauvola_binarize_ref(gray: np.ndarray, window: int, k: float, r: float) -> n
     return np.where(g > thresh, 255, 0).astype(np.uint8)
 
 
+# --------------------------------------------------------------------------- edit distance
+
+
+@njit(cache=True, nogil=True)
+def levenshtein(a: np.ndarray, b: np.ndarray) -> int:
+    """Edit distance between two int32 code-point arrays (two-row DP; pages have ~2k chars)."""
+    n, m = a.size, b.size
+    if n == 0:
+        return m
+    if m == 0:
+        return n
+    prev = np.arange(m + 1, dtype=np.int32)
+    cur = np.empty(m + 1, dtype=np.int32)
+    for i in range(1, n + 1):
+        cur[0] = i
+        ai = a[i - 1]
+        for j in range(1, m + 1):
+            cost = 0 if ai == b[j - 1] else 1
+            v = prev[j - 1] + cost
+            if prev[j] + 1 < v:
+                v = prev[j] + 1
+            if cur[j - 1] + 1 < v:
+                v = cur[j - 1] + 1
+            cur[j] = v
+        prev, cur = cur, prev
+    return int(prev[m])
+
+
+def levenshtein_ref(a: np.ndarray, b: np.ndarray) -> int:
+    """Plain-Python reference of :func:`levenshtein`."""
+    prev = list(range(len(b) + 1))
+    for i, ai in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, bj in enumerate(b, 1):
+            cur[j] = min(prev[j - 1] + (ai != bj), prev[j] + 1, cur[j - 1] + 1)
+        prev = cur
+    return prev[-1]
+
+
 # --------------------------------------------------------------------------- warm-up
 
 

@@ -41,12 +41,24 @@ class ProfileFiles:
     precisions: dict[str, str]
 
 
+def parse_precision(precision: str) -> dict[str, str]:
+    """``auto`` | ``int8`` | ``fp32`` for all models, or per model: ``det=int8,rec=fp32``."""
+    if precision in PRECISIONS:
+        return {name: precision for name in ("det", "rec", "cls")}
+    chosen = {name: "auto" for name in ("det", "rec", "cls")}
+    for part in precision.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in chosen or value.strip() not in PRECISIONS:
+            raise ValueError(f"bad precision {precision!r}: use auto, int8, fp32 or e.g. det=int8,rec=fp32")
+        chosen[name.strip()] = value.strip()
+    return chosen
+
+
 def profile_files(profile: str, precision: str = "auto", root: Path | None = None) -> ProfileFiles:
     """Resolve the files of a profile; ``auto`` takes each model's shipped precision."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    wanted = parse_precision(precision)
     base = (root or model_dir()) / profile
     info_path = base / "build.json"
     if not info_path.exists():
@@ -55,7 +67,7 @@ def profile_files(profile: str, precision: str = "auto", root: Path | None = Non
     chosen: dict[str, str] = {}
     paths: dict[str, Path] = {}
     for name in ("det", "rec", "cls"):
-        want = ship[name] if precision == "auto" else precision
+        want = ship[name] if wanted[name] == "auto" else wanted[name]
         path = base / f"{name}.{want}.onnx"
         if not path.exists():  # e.g. int8 asked for a model that is only built in fp32
             want, path = "fp32", base / f"{name}.fp32.onnx"

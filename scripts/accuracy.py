@@ -1,0 +1,60 @@
+"""Accuracy of every profile/precision on every set in ../shared/eval -> markdown + JSON.
+
+    .venv/bin/python scripts/accuracy.py [--profiles small tiny] [--precisions int8 fp32] [--out reports/accuracy.json]
+
+SROIE labels are upper-case, so sets whose SOURCE.json says so are scored with case folded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ocrcore import OCREngine  # noqa: E402
+from ocrcore.evaluate import evaluate_set  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+
+
+def fold_case_for(set_dir: Path) -> bool:
+    src = (set_dir / "SOURCE.json").read_text() if (set_dir / "SOURCE.json").exists() else ""
+    return "UPPER" in src
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profiles", nargs="+", default=["small", "tiny"])
+    ap.add_argument("--precisions", nargs="+", default=["auto", "int8", "fp32"])
+    ap.add_argument("--sets", nargs="*", default=None)
+    ap.add_argument("--enhance", default=None)
+    ap.add_argument("--cls", default=None, choices=["on", "off"])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "reports" / "accuracy.json")
+    args = ap.parse_args()
+    sets = sorted(p for p in EVAL.iterdir() if (p / "labels.jsonl").exists()) if args.sets is None else [EVAL / s for s in args.sets]
+    cls = None if args.cls is None else args.cls == "on"
+    results = []
+    for profile in args.profiles:
+        for precision in args.precisions:
+            kw = {"enhance": args.enhance} if args.enhance else {}
+            engine = OCREngine(profile=profile, precision=precision, threads=args.threads, **kw)
+            for s in sets:
+                r = evaluate_set(engine, s, fold_case=fold_case_for(s), cls=cls)
+                r.update(profile=profile, precision=precision, models=engine.precisions)
+                results.append(r)
+                main_metric = r.get("char_accuracy", r.get("page_f1"))
+                second = r.get("exact_match", r.get("line_accuracy"))
+                print(f"{profile:5} {precision:4} {s.name:22} {main_metric:.4f} {second if second is not None else '-'} "
+                      f"{r['median_seconds']}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

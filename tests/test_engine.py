@@ -1,0 +1,141 @@
+"""The engine end to end with the real built models (tiny and small profiles)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import unicodedata
+
+import cv2
+import numpy as np
+import pytest
+
+from ocrcore import InvalidImageError, OCREngine
+from ocrcore.evaluate import char_accuracy, normalize_text
+from ocrcore.synth import render_line, render_page
+
+from .helpers import eval_image, jpeg_bytes, png_bytes
+
+
+@pytest.fixture(scope="module")
+def tiny() -> OCREngine:
+    return OCREngine(profile="tiny", threads=2)
+
+
+@pytest.fixture(scope="module")
+def small() -> OCREngine:
+    return OCREngine(profile="small", threads=2)
+
+
+def page_accuracy(result, truth) -> float:
+    pred = normalize_text("".join(line.text for line in result.lines))
+    want = normalize_text("".join(t.text for t in truth))
+    return char_accuracy(pred, want)
+
+
+@pytest.mark.parametrize("profile", ["tiny", "small"])
+def test_generated_page_is_read(profile: str, tiny: OCREngine, small: OCREngine) -> None:
+    engine = tiny if profile == "tiny" else small
+    img, truth = render_page(21)
+    result = engine.ocr(jpeg_bytes(img))
+    assert (result.width, result.height) == (1024, 768)
+    assert len(result.lines) == len(truth)
+    assert page_accuracy(result, truth) > 0.95
+    for line, t in zip(result.lines, truth):  # reading order and boxes line up with the truth
+        xs = [p[0] for p in line.box]
+        ys = [p[1] for p in line.box]
+        cx, cy = sum(xs) / 4, sum(ys) / 4
+        x0, y0, x1, y1 = t.box
+        assert x0 - 5 <= cx <= x1 + 5 and y0 - 5 <= cy <= y1 + 5, (line, t)
+        assert 0.0 < line.confidence <= 1.0
+
+
+def test_boxes_are_clockwise_from_top_left(tiny: OCREngine) -> None:
+    img, _ = render_page(3, n_lines=4)
+    for line in tiny.ocr(img).lines:
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = line.box
+        assert x1 > x0 and x2 > x3 and y3 > y0 and y2 > y1
+
+
+def test_rotated_page_text_is_read(small: OCREngine) -> None:
+    img, truth = render_page(8, n_lines=5)
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 8, 1.0)
+    rotated = cv2.warpAffine(img, m, (w, h), borderValue=(255, 255, 255))
+    assert page_accuracy(small.ocr(rotated), truth) > 0.9
+
+
+def test_upside_down_line_is_fixed_by_classifier(small: OCREngine) -> None:
+    line = render_line("Quarterly invoice 2024", height=40)
+    flipped = np.ascontiguousarray(line[::-1, ::-1])
+    [(text_cls, _)] = small.recognize_lines([flipped], cls=True)
+    assert text_cls.replace(" ", "") == "Quarterlyinvoice2024"
+    [(text_raw, _)] = small.recognize_lines([flipped], cls=False)
+    assert text_raw.replace(" ", "") != "Quarterlyinvoice2024"
+
+
+def test_vertical_line_is_rotated_before_recognition(tiny: OCREngine) -> None:
+    line = render_line("VERTICAL 42", height=40)
+    tall = np.ascontiguousarray(np.rot90(line, -1))  # reads top-to-bottom
+    img = np.full((600, 200, 3), 255, np.uint8)
+    img[50 : 50 + tall.shape[0], 80 : 80 + tall.shape[1]] = tall
+    texts = [ln.text.replace(" ", "") for ln in tiny.ocr(img, cls=True).lines]
+    assert "VERTICAL42" in texts
+
+
+def test_no_detect_reads_a_cropped_line(tiny: OCREngine) -> None:
+    line = render_line("TOTAL 128.50", height=36)
+    result = tiny.ocr(png_bytes(line), detect=False)
+    assert len(result.lines) == 1
+    assert result.lines[0].text.replace(" ", "") == "TOTAL128.50"
+
+
+def test_blank_image_has_no_lines(tiny: OCREngine) -> None:
+    assert tiny.ocr(np.full((300, 400, 3), 255, np.uint8)).lines == ()
+
+
+def test_tall_scrolling_image_keeps_text_readable(tiny: OCREngine) -> None:
+    pages = [render_page(40 + i, (600, 800))[0] for i in range(6)]
+    truth = [t for i in range(6) for t in render_page(40 + i, (600, 800))[1]]
+    tall = np.concatenate(pages, axis=0)  # 600 x 4800: squeezed to one input the text would vanish
+    result = tiny.ocr(tall)
+    pred = normalize_text("".join(line.text for line in result.lines))
+    want = normalize_text("".join(t.text for t in truth))
+    assert char_accuracy(pred, want) > 0.9
+    assert len(result.lines) >= 0.9 * len(truth)
+
+
+def test_low_contrast_scan_is_read(small: OCREngine) -> None:
+    img, truth = render_page(12, n_lines=8, low_contrast=True, blur=0.8)
+    assert page_accuracy(small.ocr(img), truth) > 0.9
+
+
+def test_concurrent_calls_equal_serial(tiny: OCREngine) -> None:
+    images = [render_page(60 + i, (800, 600), n_lines=6)[0] for i in range(6)]
+    serial = [tiny.ocr(img).lines for img in images]
+    with cf.ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda im: tiny.ocr(im).lines, images))
+    assert [[(l.text, l.box) for l in r] for r in parallel] == [[(l.text, l.box) for l in r] for r in serial]
+
+
+def test_bad_bytes_raise_typed_error(tiny: OCREngine) -> None:
+    with pytest.raises(InvalidImageError):
+        tiny.ocr(b"hello")
+
+
+def test_chinese_photo(small: OCREngine) -> None:
+    path = eval_image("zh_real_dev", "paddle_00009282.jpg")
+    if path is None:
+        pytest.skip("shared/eval not present")
+    text = normalize_text(small.ocr(path.read_bytes()).text)
+    for phrase in ["洗涤说明", "常规程序", "不可漂白", "悬挂晾干"]:
+        assert phrase in text
+
+
+def test_chinese_alpha_png(tiny: OCREngine) -> None:
+    from .helpers import EVAL
+
+    files = sorted((EVAL / "zh_smoke_full" / "images").glob("*transparent*.png")) if EVAL.exists() else []
+    if not files:
+        pytest.skip("shared/eval not present")
+    lines = tiny.ocr(files[0].read_bytes()).lines
+    assert lines and any(unicodedata.category(c).startswith("Lo") for ln in lines for c in ln.text)

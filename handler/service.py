@@ -1,0 +1,169 @@
+"""The OCR service behind the HTTP routes: engine lifecycle, worker pool, admission, result cache.
+
+- The engine loads once per process, in a background thread, so ``/healthz`` answers (not
+  ready) while models load; requests that arrive meanwhile wait for it.
+- OCR runs in a thread pool sized by ``OCR_WORKERS`` (default: the cores); the event loop only
+  parses requests and writes responses. The engine is shared: calls don't mutate it.
+- At most ``OCR_MAX_QUEUE`` OCR jobs are admitted at once (running + waiting for a worker);
+  beyond that requests get 503 at once instead of queueing without bound. A job counts until
+  its worker thread finishes, even if the client has gone.
+- Results are cached by (sha256 of the bytes, detect, cls) in a bounded LRU, and identical
+  requests in flight share one computation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ocrcore import EngineConfig, OCREngine, OCRResult
+
+from .config import Settings
+from .errors import ApiError
+from .metrics import Metrics
+
+log = logging.getLogger("ocr.service")
+
+CacheKey = tuple[str, bool, bool]
+
+
+class ResultCache:
+    """A bounded LRU of results. Safe to use from any thread."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[CacheKey, OCRResult] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: CacheKey) -> OCRResult | None:
+        if self.max_entries <= 0:
+            return None
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: CacheKey, value: OCRResult) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+
+class OCRService:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, engine: OCREngine | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics(queue_depth=lambda: self.admitted)
+        self.executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="ocr")
+        self.cache = ResultCache(settings.cache_entries)
+        self.admitted = 0  # touched only on the event loop
+        self._pending: dict[CacheKey, asyncio.Future] = {}
+        self._load_lock = threading.Lock()
+        self._engine_future: Future[OCREngine] = Future()
+        self._load_started = False
+        self.load_error: str | None = None
+        self.started_at = time.time()
+        if engine is not None:
+            self._engine_future.set_result(engine)
+            self._load_started = True
+
+    # ------------------------------------------------------------------ engine lifecycle
+
+    def start_loading(self) -> None:
+        """Start loading the engine in a background thread (idempotent)."""
+        with self._load_lock:
+            if self._load_started:
+                return
+            self._load_started = True
+        threading.Thread(target=self._load, name="ocr-engine-load", daemon=True).start()
+
+    def _load(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            engine = OCREngine(EngineConfig.from_env(threads=self.settings.threads))
+        except BaseException as exc:  # noqa: BLE001 - reported by /healthz and every request
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.error("engine failed to load: %s", self.load_error)
+            self._engine_future.set_exception(exc)
+            return
+        log.info(
+            "engine ready: profile=%s precisions=%s workers=%d threads=%d in %.2fs",
+            engine.config.profile, engine.precisions, self.settings.workers, self.settings.threads,
+            time.perf_counter() - t0,
+        )
+        self._engine_future.set_result(engine)
+
+    @property
+    def ready(self) -> bool:
+        f = self._engine_future
+        return f.done() and not f.cancelled() and f.exception() is None
+
+    @property
+    def engine_or_none(self) -> OCREngine | None:
+        return self._engine_future.result() if self.ready else None
+
+    async def engine(self) -> OCREngine:
+        self.start_loading()
+        try:
+            return await asyncio.wrap_future(self._engine_future)
+        except Exception:  # noqa: BLE001 - whatever failed is in load_error
+            raise ApiError(503, "engine_unavailable", f"the OCR engine failed to load: {self.load_error}") from None
+
+    # ------------------------------------------------------------------ OCR
+
+    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True) -> tuple[OCRResult, bool]:
+        """OCR image bytes; returns (result, served_from_cache). Raises OCRError / ApiError."""
+        engine = await self.engine()
+        use_cls = engine.config.use_cls if cls is None else bool(cls)
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls)
+        if use_cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.metrics.cache.inc(outcome="hit")
+                return hit, True
+            pending = self._pending.get(key)
+            if pending is not None:  # same image already being computed: share it
+                self.metrics.cache.inc(outcome="hit")
+                return await asyncio.shield(pending), True
+            self.metrics.cache.inc(outcome="miss")
+        if self.admitted >= self.settings.max_queue:
+            self.metrics.rejected.inc()
+            raise ApiError(
+                503, "server_busy",
+                f"the server is at capacity ({self.settings.max_queue} images in progress); retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        loop = asyncio.get_running_loop()
+        fut = asyncio.wrap_future(self.executor.submit(engine.ocr, data, detect=detect, cls=use_cls), loop=loop)
+        self.admitted += 1
+        if use_cache:
+            self._pending[key] = fut
+
+        def done(f: asyncio.Future) -> None:
+            self.admitted -= 1
+            if self._pending.get(key) is f:
+                del self._pending[key]
+            if f.cancelled() or f.exception() is not None:
+                return
+            result: OCRResult = f.result()
+            self.cache.put(key, result)
+            for stage, seconds in result.timings.items():
+                self.metrics.stage.observe(seconds, stage=stage)
+
+        fut.add_done_callback(done)
+        return await asyncio.shield(fut), False
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,119 @@
+"""Large images through S3: presigned PUT URLs, and fetching an uploaded object by key.
+
+For images over the synchronous body limit (API Gateway's 10 MB, or ``OCR_MAX_BYTES``): the
+client asks ``POST /api/uploads`` for a URL, PUTs the bytes to S3 itself, then calls
+``POST /api/ocr`` with ``{"s3_key": ...}``. Keys are generated here under ``OCR_UPLOAD_PREFIX``
+and only keys under that prefix are read back, so the API cannot be used to read other objects.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import threading
+import time
+import uuid
+
+from .config import Settings
+from .errors import ApiError
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]{1,512}$")
+_EXT_BY_TYPE = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/bmp": ".bmp",
+    "image/tiff": ".tif",
+}
+
+
+class Uploads:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.upload_bucket)
+
+    def _require(self) -> None:
+        if not self.enabled:
+            raise ApiError(
+                501, "uploads_not_configured",
+                "large-image uploads are not configured on this server (set OCR_UPLOAD_BUCKET); "
+                "send the image directly to POST /api/ocr instead",
+            )
+
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                s = self.settings
+                self._client = boto3.client(
+                    "s3",
+                    region_name=s.aws_region,
+                    endpoint_url=s.s3_endpoint_url or None,
+                    config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}),
+                )
+            return self._client
+
+    def presign(self, content_type: str | None = None, filename: str | None = None) -> dict:
+        """A presigned PUT for a new key. Blocking (boto3): call from a worker thread."""
+        self._require()
+        s = self.settings
+        ext = ""
+        if content_type:
+            content_type = content_type.split(";")[0].strip().lower()
+            if not content_type.startswith("image/"):
+                raise ApiError(415, "unsupported_media_type", f"content_type must be an image type, got {content_type!r}")
+            ext = _EXT_BY_TYPE.get(content_type) or (mimetypes.guess_extension(content_type) or "")
+        if not ext and filename:
+            m = re.search(r"\.([A-Za-z0-9]{1,5})$", filename)
+            ext = f".{m.group(1).lower()}" if m else ""
+        key = f"{s.upload_prefix}{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4().hex}{ext}"
+        params: dict = {"Bucket": s.upload_bucket, "Key": key}
+        headers: dict[str, str] = {}
+        if content_type:
+            params["ContentType"] = content_type
+            headers["Content-Type"] = content_type
+        url = self.client().generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=s.upload_expires, HttpMethod="PUT"
+        )
+        return {
+            "upload_url": url,
+            "s3_key": key,
+            "expires_in": s.upload_expires,
+            "method": "PUT",
+            "headers": headers,
+            "max_bytes": s.upload_max_bytes,
+        }
+
+    def check_key(self, key: object) -> str:
+        self._require()
+        if not isinstance(key, str) or not _KEY_RE.match(key) or ".." in key:
+            raise ApiError(400, "invalid_s3_key", "s3_key must be a key returned by POST /api/uploads")
+        if not key.startswith(self.settings.upload_prefix):
+            raise ApiError(400, "invalid_s3_key", f"s3_key must start with {self.settings.upload_prefix!r}")
+        return key
+
+    def fetch(self, key: str) -> bytes:
+        """The object's bytes, refusing ones over ``OCR_UPLOAD_MAX_BYTES``. Blocking."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        s = self.settings
+        try:
+            head = self.client().head_object(Bucket=s.upload_bucket, Key=key)
+            size = int(head.get("ContentLength", 0))
+            if size > s.upload_max_bytes:
+                raise ApiError(413, "image_too_large", f"uploaded object is {size:,} bytes; the limit is {s.upload_max_bytes:,}")
+            return self.client().get_object(Bucket=s.upload_bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound"):
+                raise ApiError(404, "s3_key_not_found", f"no uploaded object {key!r} (upload it first, or it expired)") from None
+            raise ApiError(502, "storage_error", f"could not read the upload from S3: {code or exc}") from None
+        except BotoCoreError as exc:
+            raise ApiError(502, "storage_error", f"could not reach S3: {exc}") from None

@@ -1,0 +1,265 @@
+"""template.yaml and infra/Dockerfile, checked offline with the real tools.
+
+The template goes through the AWS SAM translator (as CloudFormation's transform would, with a
+stub for the one AWS call it can make: listing managed policies) and the *transformed* output is
+linted with cfn-lint, since cfn-lint on the SAM source misses errors inside SAM resources.
+``sam build`` sets each image function's ImageUri; that is emulated the same way here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+DOCKERFILE = ROOT / "infra" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-1"]
+
+
+class _PolicyLoaderStub:
+    """samtranslator's managed-policy loader without IAM: the names the template may use."""
+
+    def load(self) -> dict[str, str]:
+        return {
+            "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "AWSLambdaSQSQueueExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+        }
+
+
+def load_source() -> dict:
+    tpl, errors = decode_str(TEMPLATE.read_text())
+    assert not errors, errors
+    return json.loads(json.dumps(tpl))  # plain dicts, as CloudFormation hands them to the transform
+
+
+def sam_built(tpl: dict) -> dict:
+    """What `sam build` + `sam deploy` do to image functions: set ImageUri to the pushed image."""
+    for lid, res in tpl["Resources"].items():
+        if res["Type"] == "AWS::Serverless::Function" and res["Properties"].get("PackageType") == "Image":
+            tag = res["Metadata"]["DockerTag"]
+            res["Properties"]["ImageUri"] = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ocr:{lid.lower()}-{tag}"
+    return tpl
+
+
+def sam_transform(parameters: dict | None = None) -> dict:
+    return transform(sam_built(load_source()), dict(parameters or {}), _PolicyLoaderStub())
+
+
+@pytest.fixture(autouse=True)
+def _offline_region(monkeypatch):
+    # the translator asks boto3 for a region (it never calls AWS with the stub loader)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        return sam_transform({"EnableBulk": "true"})
+
+
+def _problems(matches) -> list[str]:
+    return [str(m) for m in matches if m.rule.id[0] in "EW"]
+
+
+# --------------------------------------------------------------------------- transform + lint
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {},
+        {"EnableBulk": "true", "Architecture": "x86_64", "ExtraCorsOrigin": "http://localhost:8080",
+         "AlarmEmail": "ops@example.com", "BulkTimeout": "900"},
+    ],
+    ids=["defaults", "bulk-x86-extras"],
+)
+def test_transformed_template_lints_clean(parameters):
+    out = sam_transform(parameters)
+    assert not any(r["Type"].startswith("AWS::Serverless::") for r in out["Resources"].values())
+    problems = _problems(lint(json.dumps(out), config=ManualArgs(regions=REGIONS)))
+    assert problems == [], "\n".join(problems)
+
+
+def test_source_template_lints_clean():
+    problems = _problems(lint(TEMPLATE.read_text(), config=ManualArgs(regions=REGIONS)))
+    assert problems == [], "\n".join(problems)
+
+
+def test_lint_would_catch_a_broken_resource(cfn):
+    """The lint above is real: the same output with one bad value fails."""
+    broken = json.loads(json.dumps(cfn))
+    broken["Resources"]["OcrFunction"]["Properties"]["MemorySize"] = 64
+    assert any(m.rule.id == "E3034" for m in lint(json.dumps(broken), config=ManualArgs(regions=["us-east-1"])))
+
+
+# --------------------------------------------------------------------------- what the issue asks for
+
+
+def test_api_function_is_a_container_image_with_parameters(cfn):
+    params = cfn["Parameters"]
+    assert params["Architecture"]["Default"] == "arm64"
+    assert sorted(params["Architecture"]["AllowedValues"]) == ["arm64", "x86_64"]
+    fn = cfn["Resources"]["OcrFunction"]["Properties"]
+    assert fn["PackageType"] == "Image" and "ImageUri" in fn["Code"]
+    assert fn["Architectures"] == [{"Ref": "Architecture"}]
+    assert fn["MemorySize"] == {"Ref": "MemorySize"} and fn["Timeout"] == {"Ref": "Timeout"}
+    assert 1769 <= params["MemorySize"]["Default"] <= 10240 and params["Timeout"]["Default"] == 30
+    assert fn["ImageConfig"]["Command"] == ["handler.lambda_handler.handler"]
+    env = fn["Environment"]["Variables"]
+    for name in ("OCR_PROFILE", "OCR_MAX_PIXELS", "OCR_MAX_BYTES", "OCR_UPLOAD_BUCKET", "OCR_UPLOAD_EXPIRES"):
+        assert name in env, name
+    meta = cfn["Resources"]["OcrFunction"]["Metadata"]
+    assert (ROOT / meta["DockerContext"] / meta["Dockerfile"]).resolve() == DOCKERFILE
+
+
+def test_function_url_and_http_api_with_cors(cfn):
+    res = cfn["Resources"]
+    url = res["OcrFunctionUrl"]["Properties"]
+    assert url["AuthType"] == "NONE" and url["Cors"]["AllowOrigins"]
+    body = res["OcrHttpApi"]["Properties"]["Body"]
+    assert body["x-amazon-apigateway-cors"]["allowOrigins"]
+    route = body["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+    assert route["payloadFormatVersion"] == "2.0"
+    assert "ApiUrl" in cfn["Outputs"] and "FunctionUrl" in cfn["Outputs"]
+
+
+def test_web_bucket_is_private_and_readable_only_by_its_distribution(cfn):
+    res = cfn["Resources"]
+    block = res["WebBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+    assert all(block[k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    origin = res["WebDistribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["WebOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    oac = res["WebOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
+    allows = [s for s in res["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    allow = allows[0]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    source_arn = json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    assert "distribution/${WebDistribution}" in source_arn
+    assert {"WebUrl", "ApiUrl"} <= set(cfn["Outputs"])
+
+
+def test_bulk_is_optional_and_wired_for_retries_and_a_dead_letter_queue(cfn):
+    res = cfn["Resources"]
+    assert cfn["Parameters"]["EnableBulk"]["Default"] == "false"
+    bulk = [lid for lid in res if lid.startswith(("Bulk", "OcrBulk"))]
+    assert {"BulkBucket", "BulkQueue", "BulkDeadLetterQueue", "OcrBulkFunction", "OcrBulkFunctionUploads"} <= set(bulk)
+    for lid in bulk:  # generated ones too (role, event source mapping)
+        cond = res[lid].get("Condition")
+        assert cond in ("BulkEnabled", "HasAlarmEmail"), lid
+    queue = res["BulkQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
+    for timeout, row in cfn["Mappings"]["BulkTimeouts"].items():
+        assert row["Visibility"] >= 6 * int(timeout)  # AWS: visibility >= 6x the function timeout
+    assert sorted(cfn["Mappings"]["BulkTimeouts"]) == sorted(cfn["Parameters"]["BulkTimeout"]["AllowedValues"])
+    esm = res["OcrBulkFunctionUploads"]["Properties"]
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "BulkMaxConcurrency"}
+    fn = res["OcrBulkFunction"]["Properties"]
+    assert fn["ImageConfig"]["Command"] == ["handler.lambda_handler.bulk_handler"]
+    assert res["OcrBulkFunction"]["Metadata"] == res["OcrFunction"]["Metadata"]  # the same image
+    notif = res["BulkBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0]
+    assert notif["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": {"Ref": "BulkInputPrefix"}}]
+    assert res["BulkBucket"]["DependsOn"] == "BulkQueuePolicy"
+    assert "BulkDeadLetterQueueUrl" in cfn["Outputs"]
+
+
+def test_every_environment_variable_is_read_by_the_code(cfn):
+    code = "\n".join(p.read_text() for d in ("ocrcore", "handler") for p in (ROOT / d).glob("*.py"))
+    for lid, res in cfn["Resources"].items():
+        if res["Type"] != "AWS::Lambda::Function":
+            continue
+        for name in res["Properties"]["Environment"]["Variables"]:
+            assert f'"{name}"' in code, f"{lid}: {name} is set but nothing reads it"
+
+
+def test_lambda_entry_points_exist():
+    tree = ast.parse((ROOT / "handler" / "lambda_handler.py").read_text())
+    names = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    for command in ("handler", "bulk_handler"):
+        assert command in names
+
+
+# --------------------------------------------------------------------------- Dockerfile
+
+
+def _instructions() -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            op, _, rest = line.partition(" ")
+            out.append((op.upper(), rest.strip()))
+    return out
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore rule: the last pattern matching the path or a parent decides."""
+    from fnmatch import fnmatch
+
+    parts = path.strip("/").split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for pat in patterns:
+        neg = pat.startswith("!")
+        pat = pat.lstrip("!").strip("/")
+        if pat.startswith("**/"):
+            hit = any(fnmatch(p.rsplit("/", 1)[-1], pat[3:]) for p in prefixes)
+        else:
+            hit = any(fnmatch(p, pat) for p in prefixes)
+        if hit:
+            ignored = not neg
+    return ignored
+
+
+def test_dockerfile_base_env_and_command():
+    ins = _instructions()
+    assert ins[0] == ("FROM", "public.ecr.aws/lambda/python:3.12")
+    env = " ".join(rest for op, rest in ins if op == "ENV")
+    assert "NUMBA_CPU_NAME=generic" in env and "NUMBA_CACHE_DIR=/opt/numba-cache" in env
+    assert "OCR_MODEL_DIR=/opt/models" in env
+    runs = " ".join(rest for op, rest in ins if op == "RUN")
+    assert "build_numba_cache.py" in runs
+    cmd = [rest for op, rest in ins if op == "CMD"]
+    assert cmd and json.loads(cmd[-1]) == ["handler.lambda_handler.handler"]
+
+
+def test_dockerfile_copies_exist_and_are_in_the_build_context():
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
+    copies = [rest.split()[:-1] for op, rest in _instructions() if op == "COPY"]
+    assert copies
+    for sources in copies:
+        for src in sources:
+            path = ROOT / src
+            if src.startswith("models/build"):
+                assert (path / "small" / "build.json").is_file() or pytest.fail(
+                    "models/build/ is missing: run `make setup` (python models/build.py) before `sam build`"
+                )
+            assert path.exists(), f"COPY {src}: no such path in the build context"
+            assert not _ignored(src, patterns), f"COPY {src} is excluded by .dockerignore"
+    assert _ignored(".venv/bin/python", patterns) and _ignored("models/.cache/x", patterns)
+
+
+def test_dockerfile_dependency_line_reads_pyproject():
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.startswith("mangum") for d in deps) and any(d.startswith("onnxruntime") for d in deps)
+    assert "['project']['dependencies']" in DOCKERFILE.read_text()

@@ -281,7 +281,7 @@ def create_app(settings: Settings | None = None, *, engine: OCREngine | None = N
         request: Request,
         detect: bool = Query(True, description="false: the image is one text line (skip detection)"),
         cls: bool | None = Query(
-            None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, on)"
+            None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, off)"
         ),
     ) -> JSONResponse:
         data, source = await _read_image(request, service, uploads)

@@ -138,11 +138,19 @@ def line_calibration(n: int, height: int, width: int) -> list[dict]:
     return [{"x": line_tensor_batch(crops[i : i + 8], height, width)} for i in range(0, n, 8)]
 
 
-def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str) -> None:
+def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: list[str]) -> None:
     """Static QDQ quantisation, per-channel int8 weights with reduce_range (7-bit) so it stays
-    exact on AVX2 CPUs without VNNI, uint8 activations calibrated by ``method``."""
+    exact on AVX2 CPUs without VNNI, uint8 activations calibrated by ``method``. Nodes in
+    ``keep_fp32`` (the input stem and the DB head, where measured error concentrates) stay float."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
+
+    import onnx
+
+    names = {n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node}
+    missing = sorted(set(keep_fp32) - names)
+    if missing:
+        raise SystemExit(f"{fp32.name}: keep_fp32 names not in the graph: {missing}")
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -159,6 +167,7 @@ def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str) -> None:
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["Conv", "MatMul"],
+        nodes_to_exclude=keep_fp32,
         calibrate_method=CalibrationMethod.Percentile if method == "percentile" else CalibrationMethod.MinMax,
         extra_options={"CalibPercentile": 99.99} if method == "percentile" else {},
     )
@@ -199,7 +208,7 @@ def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: i
             t0 = time.time()
             feeds = det_calibration(calib_pages) if name == "det" else line_calibration(calib_lines, 48, 320 if name == "rec" else 192)
             int8 = pdir / f"{name}.int8.onnx"
-            quantize(fp32, int8, feeds, m["quantize"])
+            quantize(fp32, int8, feeds, m["quantize"], m.get("keep_fp32", []))
             sizes[f"{name}.int8"] = int8.stat().st_size
             log(f"{profile}/{name}: quantised in {time.time() - t0:.1f}s "
                 f"({sizes[f'{name}.fp32'] / 1e6:.1f} MB -> {sizes[f'{name}.int8'] / 1e6:.1f} MB)")

@@ -30,7 +30,9 @@ class EngineConfig:
     profile: str = "small"
     precision: str = "auto"
     threads: int = 0  # ONNX Runtime intra-op threads per session; 0 = all cores
-    use_cls: bool = True  # default for the 0/180 classifier, overridable per call
+    # 0/180 classifier default, overridable per call. Off: measured on the eval sets it flips
+    # more right-side-up words than it rescues, and changes nothing on full pages (docs/accuracy.md).
+    use_cls: bool = False
     enhance: EnhanceMode = "auto"
     min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -47,7 +49,7 @@ class EngineConfig:
             profile=env.get("OCR_PROFILE", "small"),
             precision=env.get("OCR_PRECISION", "auto"),
             threads=int(env.get("OCR_THREADS", "0")),
-            use_cls=env.get("OCR_CLS", "1").lower() not in ("0", "false", "no", "off"),
+            use_cls=env.get("OCR_CLS", "0").lower() not in ("0", "false", "no", "off", ""),
             enhance=env.get("OCR_ENHANCE", "auto"),
             max_pixels=int(env.get("OCR_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
             model_dir=Path(env["OCR_MODEL_DIR"]) if env.get("OCR_MODEL_DIR") else None,

@@ -195,7 +195,7 @@ def test_cache_makes_repeats_cheap(server, synth_png):
     assert second["text"] == first["text"]
     assert second["processing_time"] < max(0.05, first["processing_time"] / 5)
     # Options are part of the key; no-cache forces a recomputation.
-    assert post_image(server, data, params={"cls": "false"}).json()["cached"] is False
+    assert post_image(server, data, params={"cls": "true"}).json()["cached"] is False  # default is off
     assert post_image(server, data, headers=NO_CACHE).json()["cached"] is False
 
 

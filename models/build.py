@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.force and stamp.exists() and stamp.read_text().strip() == key:
         log("up to date")
         return 0
+    stamp.unlink(missing_ok=True)  # an interrupted build must never look up to date
     t0 = time.time()
     for profile in args.profiles:
         build_profile(profile, manifest, args.calib_pages, args.calib_lines)

@@ -84,4 +84,7 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     if threads > 0:
         so.intra_op_num_threads = threads
     so.log_severity_level = 3
+    # Every image and line batch has a new shape; the arena keeps each high-water mark for the
+    # life of the process (RSS rose in steps under the soak test). Off, as RapidOCR does too.
+    so.enable_cpu_mem_arena = False
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])

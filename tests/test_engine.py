@@ -114,7 +114,7 @@ def test_concurrent_calls_equal_serial(tiny: OCREngine) -> None:
     serial = [tiny.ocr(img).lines for img in images]
     with cf.ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(lambda im: tiny.ocr(im).lines, images))
-    assert [[(l.text, l.box) for l in r] for r in parallel] == [[(l.text, l.box) for l in r] for r in serial]
+    assert [[(ln.text, ln.box) for ln in r] for r in parallel] == [[(ln.text, ln.box) for ln in r] for r in serial]
 
 
 def test_bad_bytes_raise_typed_error(tiny: OCREngine) -> None:

@@ -23,11 +23,16 @@ $(STAMP): pyproject.toml
 models: $(STAMP)
 	$(BIN)/python models/build.py
 
-# Debian's chromium for the browser tests (as root on CI; otherwise say what to install).
+# Debian packages the tests use: chromium (browser tests), shellcheck (edge install script),
+# fonts-wqy-microhei (Chinese glyphs in page screenshots). Installed as root (CI); otherwise
+# the one command to run is printed and those tests skip.
+TEST_DEBS := chromium shellcheck fonts-wqy-microhei
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install:$$missing"; \
+	  else echo "some tests need Debian packages:$$missing (sudo apt-get install$$missing)"; fi; fi
 
 run: setup
 	$(BIN)/python -m handler.serve

@@ -21,15 +21,15 @@ import time
 
 T_MAIN = time.time()  # as early as possible: everything before this is interpreter start-up
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 

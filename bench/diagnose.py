@@ -6,6 +6,14 @@
         ours-small (shipped INT8 and FP32) with ORT intra-op spinning on (ORT's default, what
         ocrcore.models.make_session uses) and off, each config in its own fresh process,
         alternating, on the generated 1024x768 page.
+    python -m bench.diagnose sessions det models/build/small/det.fp32.onnx models/build/small/det.int8.onnx --threads 1
+        bare ONNX Runtime sessions (ocrcore.models.make_session) of several model files on the
+        same real input, interleaved: the generated page's det tensor (1, 3, 768, 1024), or for
+        ``rec`` a batch of 4 of its line crops at 48x320.
+    python -m bench.diagnose fold-bias models/build/small/det.fp32.onnx /tmp/det.folded.onnx [--quantize det --keep-fp32 Conv.0 ...]
+        prototype, writes outside the repo: fold each bias-free Conv's following Add(constant)
+        into the Conv's bias (except where the Add feeds a GELU, so ORT still fuses it), then
+        optionally quantise with models/build.py's own calibration and quantize().
 """
 
 from __future__ import annotations
@@ -66,20 +74,7 @@ from ocrcore.synth import render_page
 prec, spin, threads, n = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
 cv2.setNumThreads(threads)
 img = render_page(0)[0]
-if not spin:
-    made = en.make_session
-    def make_session(path, threads):
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.inter_op_num_threads = 1
-        if threads > 0:
-            so.intra_op_num_threads = threads
-        so.log_severity_level = 3
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    en.make_session = make_session
-e = OCREngine(profile="small", precision=prec, threads=threads)
+e = OCREngine(profile="small", precision=prec, threads=threads, spin=spin)
 e.ocr(img)
 walls = []
 for _ in range(n):
@@ -102,6 +97,106 @@ def spinning(threads: int, rounds: int, calls: int) -> dict:
     return {"threads": threads, "load_average": os.getloadavg(), "median_s": {k: median(v) for k, v in res.items()}, "n": {k: len(v) for k, v in res.items()}}
 
 
+def _inputs(kind: str):
+    import numpy as np
+
+    from ocrcore.preprocess import det_tensor, line_tensor_batch
+    from ocrcore.synth import render_page
+
+    img, lines = render_page(0)
+    if kind == "det":
+        return det_tensor(img, (768, 1024))
+    crops = [img[l.box[1] : l.box[3], l.box[0] : l.box[2]] for l in lines[:4]]
+    return np.ascontiguousarray(line_tensor_batch(crops, 48, 320))
+
+
+def sessions(kind: str, models: list[str], threads: int, repeats: int) -> dict:
+    import numpy as np
+
+    from ocrcore.models import make_session
+
+    x = _inputs(kind)
+    sess = {}
+    for m in models:
+        s = make_session(Path(m), threads)
+        name = s.get_inputs()[0].name
+        s.run(None, {name: x})
+        sess[m] = (s, name)
+    walls: dict[str, list[float]] = {m: [] for m in models}
+    outs = {}
+    for r in range(repeats):
+        k = r % len(models)
+        for m in models[k:] + models[:k]:
+            s, name = sess[m]
+            t = time.perf_counter()
+            outs[m] = s.run(None, {name: x})[0]
+            walls[m].append(time.perf_counter() - t)
+    ref = outs[models[0]]
+    return {
+        "kind": kind, "shape": list(x.shape), "threads": threads, "repeats": repeats,
+        "rows": [{"model": m, "median_s": median(walls[m]), "vs_first": median(walls[models[0]]) / median(walls[m]),
+                  "mean_abs_diff_vs_first": float(np.abs(outs[m] - ref).mean())} for m in models],
+    }
+
+
+def fold_conv_bias(src: str, dst: str) -> tuple[int, int]:
+    """Conv (no bias) -> Add(per-channel constant)  ==>  Conv with that bias. Returns (folded, kept)."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(src)
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list] = collections.defaultdict(list)
+    for n in g.node:
+        for i in n.input:
+            consumers[i].append(n)
+    remove, kept = [], 0
+    for n in list(g.node):
+        if n.op_type != "Conv" or len(n.input) > 2:
+            continue
+        users = consumers[n.output[0]]
+        if len(users) != 1 or users[0].op_type != "Add":
+            continue
+        add = users[0]
+        other = [i for i in add.input if i != n.output[0]]
+        if len(other) != 1 or other[0] not in inits:
+            continue
+        after, frontier = [], list(consumers[add.output[0]])  # look through Identity chains
+        while frontier:
+            u = frontier.pop()
+            after.append(u)
+            if u.op_type == "Identity":
+                frontier.extend(consumers[u.output[0]])
+        if any(u.op_type in ("Div", "Erf") for u in after):  # x -> Div -> Erf ... = GELU: keep its input float
+            kept += 1
+            continue
+        b = numpy_helper.to_array(inits[other[0]])
+        cout = numpy_helper.to_array(inits[n.input[1]]).shape[0]
+        if b.size != cout:
+            continue
+        bias = numpy_helper.from_array(b.reshape(cout).astype(np.float32), n.name + "_folded_bias")
+        g.initializer.append(bias)
+        n.input.append(bias.name)
+        n.output[0] = add.output[0]
+        remove.append(add)
+    for a in remove:
+        g.node.remove(a)
+    onnx.save(model, dst)
+    return len(remove), kept
+
+
+def _quantize_like_build(fp32: str, out: str, kind: str, keep_fp32: list[str]) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_models_build", REPO / "models" / "build.py")
+    build = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(build)  # type: ignore[union-attr]
+    feeds = build.det_calibration(8) if kind == "det" else build.line_calibration(64, 48, 320)
+    build.quantize(Path(fp32), Path(out), feeds, "percentile", keep_fp32)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.diagnose", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -114,7 +209,34 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--rounds", type=int, default=3)
     b.add_argument("--calls", type=int, default=6)
+    c = sub.add_parser("sessions", help="bare ORT sessions of several model files, interleaved")
+    c.add_argument("kind", choices=["det", "rec"])
+    c.add_argument("models", nargs="+")
+    c.add_argument("--threads", type=int, default=1)
+    c.add_argument("--repeats", type=int, default=15)
+    d = sub.add_parser("fold-bias", help="prototype: fold Conv+Add(const) into Conv bias (writes a new file)")
+    d.add_argument("src")
+    d.add_argument("dst")
+    d.add_argument("--quantize", choices=["det", "rec"], default=None, help="then quantise dst to dst.int8.onnx like models/build.py")
+    d.add_argument("--keep-fp32", nargs="*", default=[], help="node names left FP32 (as manifest.json keep_fp32)")
     args = ap.parse_args(argv)
+    if args.cmd == "sessions":
+        rep = sessions(args.kind, args.models, args.threads, args.repeats)
+        print(f"{rep['kind']} input {rep['shape']}, {rep['threads']} thread(s), {rep['repeats']} interleaved runs")
+        print("| model | median ms | speed vs first | mean abs output diff vs first |\n|---|---|---|---|")
+        for r in rep["rows"]:
+            print(f"| {r['model']} | {r['median_s'] * 1000:.0f} | {r['vs_first']:.2f}x | {r['mean_abs_diff_vs_first']:.4f} |")
+        return 0
+    if args.cmd == "fold-bias":
+        if Path(args.dst).resolve().is_relative_to(REPO / "models"):
+            ap.error("write the prototype outside models/ (the build owns that directory)")
+        folded, kept = fold_conv_bias(args.src, args.dst)
+        print(f"{args.dst}: folded {folded} Conv+Add pairs, kept {kept} (GELU inputs)")
+        if args.quantize:
+            out = str(Path(args.dst).with_suffix("")) + ".int8.onnx"
+            _quantize_like_build(args.dst, out, args.quantize, args.keep_fp32)
+            print(f"quantised -> {out}")
+        return 0
     if args.cmd == "ops":
         rep = op_profile(args.model, tuple(int(x) for x in args.shape.split(",")), args.threads)
         print(f"{rep['model']} {rep['shape']} threads={rep['threads']}: {rep['wall_median_s'] * 1000:.0f} ms per run (median)")

@@ -18,9 +18,9 @@ each is pinned to the same ONNX Runtime intra-op thread count.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_DIR = REPO / "models" / "build"
@@ -52,6 +52,15 @@ class Engine:
 
     def run(self, image) -> Run:
         return self.call(image)
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
 
 
 def _ours(profile: str, precision: str, threads: int):
@@ -128,9 +137,7 @@ def _rapid(profile: str, threads: int):
         texts = list(getattr(out, "txts", None) or ())
         return Run(wall, texts, stages)
 
-    import rapidocr
-
-    info = {"rapidocr": getattr(rapidocr, "__version__", "?"), "params": {k: str(v) for k, v in params.items()},
+    info = {"rapidocr": _dist_version("rapidocr"), "params": {k: str(v) for k, v in params.items()},
             "use_cls": bool(engine.cfg.Global.use_cls)}
     return call, info
 

@@ -20,9 +20,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
-from typing import Callable
 
 import numpy as np
 

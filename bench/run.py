@@ -25,13 +25,14 @@ import cProfile
 import gc
 import io
 import json
+import math
 import os
 import platform
 import pstats
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import engines as eng
@@ -40,6 +41,15 @@ from .images import BenchImage, char_f1, doc_images, from_paths, set_images
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "reports" / "bench.json"
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
 
 
 def log(msg: str) -> None:
@@ -205,11 +215,11 @@ def profile_ours(image: BenchImage, threads: int, calls: int = 5, spec: str = "o
 
 
 def ms(x: float | None) -> str:
-    return "—" if x is None or x != x else f"{x * 1000:.0f}"
+    return "—" if x is None or math.isnan(x) else f"{x * 1000:.0f}"
 
 
 def fmt_ratio(x: float | None) -> str:
-    return "—" if x is None or x != x else f"{x:.2f}x"
+    return "—" if x is None or math.isnan(x) else f"{x:.2f}x"
 
 
 def markdown(report: dict) -> str:
@@ -333,12 +343,7 @@ def environment() -> dict:
         "numba": numba.__version__,
         "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(unset: __pycache__)"),
     }
-    try:
-        import rapidocr
-
-        env["rapidocr"] = getattr(rapidocr, "__version__", "?")
-    except ImportError:
-        env["rapidocr"] = None
+    env["rapidocr"] = _dist_version("rapidocr")
     return env
 
 
@@ -366,7 +371,7 @@ def git_state() -> dict:
 
     def git(*a: str) -> str:
         try:
-            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
@@ -437,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     specs: list[str] = args.specs
     t_begin = time.time()
     report: dict = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv),
         "environment": environment(),
         "git": git_state(),

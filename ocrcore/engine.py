@@ -30,6 +30,7 @@ class EngineConfig:
     profile: str = "small"
     precision: str = "auto"
     threads: int = 0  # ONNX Runtime intra-op threads per session; 0 = all cores
+    spin: bool = False  # let idle ONNX Runtime threads busy-wait (see models.make_session)
     # 0/180 classifier default, overridable per call. Off: measured on the eval sets it flips
     # more right-side-up words than it rescues, and changes nothing on full pages (docs/accuracy.md).
     use_cls: bool = False
@@ -49,6 +50,7 @@ class EngineConfig:
             profile=env.get("OCR_PROFILE", "small"),
             precision=env.get("OCR_PRECISION", "auto"),
             threads=int(env.get("OCR_THREADS", "0")),
+            spin=env.get("OCR_SPIN", "0").lower() in ("1", "true", "yes", "on"),
             use_cls=env.get("OCR_CLS", "0").lower() not in ("0", "false", "no", "off", ""),
             enhance=env.get("OCR_ENHANCE", "auto"),
             max_pixels=int(env.get("OCR_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
@@ -69,9 +71,10 @@ class OCREngine:
         self.config = config
         files = profile_files(config.profile, config.precision, config.model_dir)
         self.precisions = files.precisions
-        self.detector = Detector(make_session(files.det, config.threads), config.det)
-        self.recognizer = Recognizer(make_session(files.rec, config.threads), load_charset(files.charset), config.rec)
-        self.classifier = OrientationClassifier(make_session(files.cls, max(1, min(config.threads, 2))))
+        self.detector = Detector(make_session(files.det, config.threads, config.spin), config.det)
+        self.recognizer = Recognizer(make_session(files.rec, config.threads, config.spin),
+                                     load_charset(files.charset), config.rec)
+        self.classifier = OrientationClassifier(make_session(files.cls, max(1, min(config.threads, 2)), config.spin))
         kernels.warm_up()
         self._warm_up_sessions()
 

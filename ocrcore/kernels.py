@@ -14,14 +14,10 @@ from numba import njit, prange
 
 
 @njit(cache=True, nogil=True)
-def ctc_greedy_decode(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best-path CTC decode of a (B, T, C) probability batch in one pass.
-
-    Returns (labels[B, T], label_probs[B, T], lengths[B]): per line the first ``lengths[b]``
-    entries are the emitted class ids (blank=0 dropped, repeats collapsed) and their
-    probabilities. Fuses argmax, collapse and confidence so (B, T, C) is read exactly once.
-    """
-    b_count, t_count, c_count = probs.shape
+def ctc_collapse(best: np.ndarray, best_p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Collapse best-path class ids (B, T): drop blanks (0) and repeats, keep each emitted
+    label's probability. Returns (labels[B, T], label_probs[B, T], lengths[B])."""
+    b_count, t_count = best.shape
     labels = np.zeros((b_count, t_count), dtype=np.int32)
     label_probs = np.zeros((b_count, t_count), dtype=np.float32)
     lengths = np.zeros(b_count, dtype=np.int32)
@@ -29,20 +25,25 @@ def ctc_greedy_decode(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         prev = -1
         n = 0
         for t in range(t_count):
-            best = 0
-            best_p = probs[b, t, 0]
-            for c in range(1, c_count):
-                p = probs[b, t, c]
-                if p > best_p:
-                    best_p = p
-                    best = c
-            if best != 0 and best != prev:
-                labels[b, n] = best
-                label_probs[b, n] = best_p
+            c = best[b, t]
+            if c != 0 and c != prev:
+                labels[b, n] = c
+                label_probs[b, n] = best_p[b, t]
                 n += 1
-            prev = best
+            prev = c
         lengths[b] = n
     return labels, label_probs, lengths
+
+
+def ctc_greedy_decode(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best-path CTC decode of a (B, T, C) probability batch.
+
+    The argmax over C (18,710 classes) stays in numpy, whose SIMD reduction measured 3x faster
+    than a fused numba loop (bench.kernels); only the sequential collapse is a kernel.
+    """
+    best = probs.argmax(axis=2).astype(np.int32)
+    best_p = np.take_along_axis(probs, best[:, :, None], axis=2)[:, :, 0].astype(np.float32)
+    return ctc_collapse(best, best_p)
 
 
 def ctc_greedy_decode_ref(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -300,7 +301,7 @@ def levenshtein_ref(a: np.ndarray, b: np.ndarray) -> int:
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel now, at engine load, not on a request."""
     probs = np.random.default_rng(0).random((2, 8, 5)).astype(np.float32)
-    ctc_greedy_decode(probs)
+    ctc_greedy_decode(probs)  # compiles ctc_collapse
     prob = np.zeros((16, 16), dtype=np.float32)
     quad_mean_score(prob, np.array([[1, 1], [8, 1], [8, 8], [1, 8]], dtype=np.float32))
     img = np.zeros((4, 4, 3), dtype=np.uint8)

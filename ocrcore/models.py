@@ -75,8 +75,12 @@ def profile_files(profile: str, precision: str = "auto", root: Path | None = Non
     return ProfileFiles(paths["det"], paths["rec"], paths["cls"], base / "dict.txt", chosen)
 
 
-def make_session(path: Path, threads: int) -> ort.InferenceSession:
-    """A CPU session with a fixed intra-op pool; ``threads`` <= 0 lets ORT pick (all cores)."""
+def make_session(path: Path, threads: int, spin: bool = False) -> ort.InferenceSession:
+    """A CPU session with a fixed intra-op pool; ``threads`` <= 0 lets ORT pick (all cores).
+
+    ``spin=False`` stops idle pool threads from busy-waiting after each run: the engine has
+    several sessions (and the service several workers) whose pools would otherwise spin against
+    each other; measured 561 -> 492 ms per page at 2 threads (docs/performance.md)."""
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -87,4 +91,6 @@ def make_session(path: Path, threads: int) -> ort.InferenceSession:
     # Every image and line batch has a new shape; the arena keeps each high-water mark for the
     # life of the process (RSS rose in steps under the soak test). Off, as RapidOCR does too.
     so.enable_cpu_mem_arena = False
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])

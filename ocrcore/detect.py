@@ -28,8 +28,9 @@ class DetParams:
     unclip_ratio: float = 1.6
     min_box_side: float = 3.0
     max_candidates: int = 1000
-    tile_aspect: float = 2.5  # tile when long/short side exceeds this ...
-    # ... and the long side would otherwise be scaled below this fraction of the short side
+    # Tile along the long axis when long/short exceeds this and the long side exceeds max_side
+    # (one input would shrink the text); tiles are ~0.75 * max_side long with 20% overlap.
+    tile_aspect: float = 2.5
 
 
 def order_clockwise(pts: np.ndarray) -> np.ndarray:

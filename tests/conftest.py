@@ -165,14 +165,12 @@ def moto_s3() -> Iterator[dict[str, str]]:
     """moto's S3 server on 127.0.0.1 with a bucket; yields the server environment that uses it
     (``OCR_UPLOAD_BUCKET``, ``AWS_ENDPOINT_URL_S3``, fake credentials): ``start_server(**moto_s3)``."""
     boto3 = pytest.importorskip("boto3")
-    server_mod = pytest.importorskip("moto.server")
-    port = free_port()
-    moto = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    pytest.importorskip("moto.server")
+    from tests.helpers import moto_server
+
     creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-    boto3.client("s3", endpoint_url=endpoint, **creds).create_bucket(Bucket="ocr-uploads-test")
-    try:
+    with moto_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, **creds).create_bucket(Bucket="ocr-uploads-test")
         yield {
             "OCR_UPLOAD_BUCKET": "ocr-uploads-test",
             "AWS_ENDPOINT_URL_S3": endpoint,
@@ -181,5 +179,3 @@ def moto_s3() -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "OCR_UPLOAD_EXPIRES": "300",
         }
-    finally:
-        moto.stop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,3 +29,18 @@ def jpeg_bytes(img: np.ndarray, quality: int = 92) -> bytes:
 def eval_image(set_name: str, name: str) -> Path | None:
     path = EVAL / set_name / "images" / name
     return path if path.exists() else None
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto's AWS server on 127.0.0.1 (a free port), quiet; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import difflib
 import json
-import logging
 import random
 from urllib.parse import unquote_plus
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from handler import bulk
 from ocrcore import EngineConfig, OCREngine
 from ocrcore.synth import render_page
-from tests.helpers import jpeg_bytes, png_bytes
+from tests.helpers import jpeg_bytes, moto_server, png_bytes
 
 REGION = "us-east-1"
 MAX_RECEIVE = 2  # attempts before the dead-letter queue (the template's BulkMaxReceiveCount)
@@ -37,12 +35,8 @@ def moto_endpoint():
             "AWS_DEFAULT_REGION": REGION,
         }.items():
             mp.setenv(name, value)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        server.stop()
+        with moto_server() as endpoint:
+            yield endpoint
 
 
 @pytest.fixture(scope="module")

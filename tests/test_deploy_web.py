@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import random
 import re
 import sys
@@ -16,7 +15,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.helpers import moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
@@ -31,12 +31,7 @@ _spec.loader.exec_module(deploy_web)
 
 @pytest.fixture(scope="module")
 def moto_env():
-    with pytest.MonkeyPatch.context() as mp:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as mp, moto_server() as endpoint:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -46,7 +41,6 @@ def moto_env():
         }.items():
             mp.setenv(name, value)
         yield endpoint
-        server.stop()
 
 
 @pytest.fixture()

@@ -13,7 +13,6 @@ import base64
 import difflib
 import importlib
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -27,10 +26,9 @@ import boto3
 import httpx
 import numpy as np
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ocrcore.synth import render_line, render_page
-from tests.helpers import jpeg_bytes, png_bytes
+from tests.helpers import jpeg_bytes, moto_server, png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "ocr-uploads-test"
@@ -181,12 +179,7 @@ def similarity(lines: list[dict], truth) -> float:
 @pytest.fixture(scope="module")
 def lam():
     """handler.lambda_handler imported with the environment the template sets, S3 in moto."""
-    with pytest.MonkeyPatch.context() as mp:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as mp, moto_server() as endpoint:
         env = {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -214,7 +207,6 @@ def lam():
             mod = importlib.import_module("handler.lambda_handler")
         mod.endpoint = endpoint
         yield mod
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -89,7 +89,8 @@ def _tiles(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def _iou_axis(a: np.ndarray, b: np.ndarray) -> float:
+def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+    """Axis-aligned intersection area over the smaller box's area (1.0: one contains the other)."""
     ax0, ay0 = a.min(0)
     ax1, ay1 = a.max(0)
     bx0, by0 = b.min(0)
@@ -109,7 +110,7 @@ def _merge_tiled(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> lis
     for quad, score in boxes:
         merged = False
         for i, (kq, ks) in enumerate(kept):
-            overlap = _iou_axis(quad, kq)
+            overlap = _overlap_of_smaller(quad, kq)
             if overlap > 0.6:
                 merged = True
             elif horizontal and overlap > 0:

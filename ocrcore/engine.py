@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import kernels
-from .crop import OrientationClassifier, crop_quad
+from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
 from .decode import DEFAULT_MAX_PIXELS, decode_image
 from .detect import DetParams, Detector
 from .models import make_session, profile_files
@@ -110,7 +110,7 @@ class OCREngine:
         use_cls = self.config.use_cls if cls is None else cls
         if not detect:
             quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
-            crops = [img if h < 1.5 * w else crop_quad(img, quads[0])]
+            crops = [img if h < VERTICAL_RATIO * w else crop_quad(img, quads[0])]
             timings["detect"] = 0.0
         else:
             prepared = enhance(img, enhance_mode or self.config.enhance)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 import unicodedata
 from collections import Counter
@@ -113,7 +114,7 @@ def evaluate_set(engine, set_dir: Path, *, fold_case: bool = False, limit: int |
     kind, rows = load_set(set_dir)
     rows = rows[:limit] if limit else rows
     times: list[float] = []
-    it = tqdm(rows, desc=set_dir.name, disable=not progress, file=__import__("sys").stderr)
+    it = tqdm(rows, desc=set_dir.name, disable=not progress, file=sys.stderr)
     if kind == "line":
         accs, exact = [], 0
         for row in it:

@@ -49,8 +49,8 @@ class Recognizer:
         order = sorted(range(len(ratios)), key=lambda i: ratios[i])
         batches: list[list[int]] = []
         cur: list[int] = []
-        for i in order:
-            width = self._width(max([ratios[j] for j in cur] + [ratios[i]]))
+        for i in order:  # ascending ratio: the line being added is the batch's widest
+            width = self._width(ratios[i])
             if cur and (len(cur) >= p.batch_size or (len(cur) + 1) * p.height * width > p.max_batch_pixels):
                 batches.append(cur)
                 cur = []

@@ -9,7 +9,7 @@ export PORT HOST
 # Kernels compile once into this cache (Lambda points it at /tmp).
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: setup run test bench loadtest soak clean models browser lint
+.PHONY: setup run test bench peers bench-debs loadtest soak clean models browser lint
 
 setup: $(STAMP) models
 
@@ -24,9 +24,9 @@ models: $(STAMP)
 	$(BIN)/python models/build.py
 
 # Debian packages the tests use: chromium (browser tests), shellcheck (edge install script),
-# fonts-wqy-microhei (Chinese glyphs in page screenshots). Installed as root (CI); otherwise
-# the one command to run is printed and those tests skip.
-TEST_DEBS := chromium shellcheck fonts-wqy-microhei
+# fonts-wqy-microhei (Chinese glyphs in page screenshots), Tesseract (bench.peers adapter test).
+# Installed as root (CI); otherwise the one command to run is printed and those tests skip.
+TEST_DEBS := chromium shellcheck fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 browser:
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -40,9 +40,23 @@ run: setup
 test: setup browser
 	$(BIN)/python -m pytest -q
 
-bench: setup
+# Tesseract 5 (chi_sim+eng), the CLI peer of bench.peers; installed like the test packages.
+BENCH_DEBS := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+bench-debs:
+	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install:$$missing"; \
+	  else echo "the benchmark needs Debian packages:$$missing (sudo apt-get install$$missing)"; fi; fi
+
+bench: setup bench-debs
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python -m bench.run
+
+# One table: ours (every profile/precision) vs RapidOCR and Tesseract, speed, memory, accuracy.
+peers: setup bench-debs
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python -m bench.peers
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff mypy

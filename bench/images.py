@@ -102,3 +102,16 @@ def from_paths(paths: list[str]) -> list[BenchImage]:
     from ocrcore.decode import decode_image
 
     return [BenchImage(Path(p).name, decode_image(Path(p).read_bytes()), None, str(Path(p).resolve())) for p in paths]
+
+
+def eval_set_names() -> list[str]:
+    """Every labelled set in the eval directory (sorted), [] when the directory is absent."""
+    if not EVAL_DIR.is_dir():
+        return []
+    return sorted(p.name for p in EVAL_DIR.iterdir() if (p / "labels.jsonl").exists())
+
+
+def full_image_set(set_name: str, limit: int | None = None) -> list[BenchImage]:
+    """The first ``limit`` images of a full-image set ([] for a line set or a missing set)."""
+    records = [r for r in _records(set_name) if "lines" in r]
+    return [_load(set_name, rec) for rec in (records[:limit] if limit else records)]

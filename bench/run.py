@@ -398,7 +398,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--set-repeats", type=int, default=None, help="timed runs per set image (default 3)")
     ap.add_argument("--quick", action="store_true", help="one generated page, 2 repeats, no image set, 1 cold start")
     ap.add_argument("--no-rapidocr", action="store_true", help="only our engines")
-    ap.add_argument("--engines", default=None, help=f"comma list from {', '.join(eng.ALL_ENGINES)} (default: all)")
+    ap.add_argument("--engines", default=None, help=f"comma list: ours-<profile>[-<precision>], rapidocr-small, rapidocr-tiny, tesseract (default: {','.join(eng.ALL_ENGINES)})")
     ap.add_argument("--images", nargs="+", default=None, help="image files to use as the set instead of the eval sets")
     ap.add_argument("--no-set", action="store_true", help="skip the image set")
     ap.add_argument("--no-eurotext", action="store_true", help="only the generated page as document image")
@@ -424,8 +424,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.no_rapidocr:
         specs = [s for s in specs if s not in eng.RAPID]
     for s in specs:
-        if s not in eng.ALL_ENGINES:
-            ap.error(f"unknown engine {s!r}")
+        try:
+            eng.check_spec(s)
+        except ValueError as exc:
+            ap.error(str(exc))
     if not specs:
         ap.error("no engines left to measure")
     args.specs = specs

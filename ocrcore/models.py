@@ -7,8 +7,10 @@ whose ``ship`` map says which precision each model uses by default. Nothing is f
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,8 +56,27 @@ def parse_precision(precision: str) -> dict[str, str]:
     return chosen
 
 
+@functools.cache
+def int8_is_exact() -> bool:
+    """Whether ONNX Runtime's int8 kernels compute 8-bit weights exactly on this CPU.
+
+    ARM (dot-product or widening multiplies) and x86 with VNNI do. x86 without VNNI uses AVX2's
+    ``vpmaddubsw``, which saturates sums of two u8*s8 products: there only models built with
+    7-bit weights (``reduce_range``) are exact, so ``auto`` loads the others in FP32."""
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return True
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags))
+
+
 def profile_files(profile: str, precision: str = "auto", root: Path | None = None) -> ProfileFiles:
-    """Resolve the files of a profile; ``auto`` takes each model's shipped precision."""
+    """Resolve the files of a profile; ``auto`` takes each model's shipped precision, except a
+    full-range INT8 model on a CPU where its products would saturate (:func:`int8_is_exact`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     wanted = parse_precision(precision)
@@ -63,11 +84,15 @@ def profile_files(profile: str, precision: str = "auto", root: Path | None = Non
     info_path = base / "build.json"
     if not info_path.exists():
         raise ModelsMissingError(f"no built models in {base}: run `make setup` (python models/build.py)")
-    ship: dict[str, str] = json.loads(info_path.read_text())["ship"]
+    info = json.loads(info_path.read_text())
+    ship: dict[str, str] = info["ship"]
+    full_range = set(info.get("int8_full_range", ()))
     chosen: dict[str, str] = {}
     paths: dict[str, Path] = {}
     for name in ("det", "rec", "cls"):
         want = ship[name] if wanted[name] == "auto" else wanted[name]
+        if wanted[name] == "auto" and want == "int8" and name in full_range and not int8_is_exact():
+            want = "fp32"
         path = base / f"{name}.{want}.onnx"
         if not path.exists():  # e.g. int8 asked for a model that is only built in fp32
             want, path = "fp32", base / f"{name}.fp32.onnx"

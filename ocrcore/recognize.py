@@ -25,9 +25,11 @@ class RecParams:
     # Measured (48 receipt lines, 1 thread): batches of 1, 2 and 4 cost the same, 8 costs 50% more
     # and 16 more still: padding to the batch's widest line dominates, batching itself buys little.
     batch_size: int = 4
-    # Narrowest padded input in pixels. PP-OCR's 320: on IC15 words 160 lost 0.3 points, and
-    # document lines are wider than 320 anyway, so it costs only on short isolated words.
-    min_width: int = 320
+    # Narrowest padded input in pixels (PP-OCR pads to 320). Cost is linear in width, and short
+    # fragments (receipt prices, UI labels, scene words) are most lines of a busy image: 192 cut
+    # recognition time on receipts and screenshots by ~20% for 0.05-0.15 points of char accuracy
+    # on the eval line sets, 160 cost 0.15-0.2 and no padding 1-2 (docs/accuracy.md).
+    min_width: int = 192
     max_batch_pixels: int = 8 * 48 * 1600  # split a batch when padding would exceed this
 
 

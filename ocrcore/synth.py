@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -102,3 +103,19 @@ def render_page(
     noise = np.random.default_rng(seed).normal(0, 3, arr.shape)
     out = np.clip(arr + noise, 0, 255).astype(np.uint8)
     return out, lines
+
+
+def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Camera- and scanner-like damage (blur, sensor noise, JPEG blocks, sometimes light-on-dark),
+    each applied at random, so INT8 calibration also sees the activation ranges of real crops."""
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.6, 1.4))
+    if rng.random() < 0.4:
+        noise = np.random.default_rng(rng.randint(0, 1 << 30)).normal(0, rng.uniform(4, 14), img.shape)
+        img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        _, encoded = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(30, 80)])
+        img = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if rng.random() < 0.15:
+        img = 255 - img
+    return np.ascontiguousarray(img)

@@ -55,6 +55,63 @@ def test_converted_models_are_opset_13_and_int8_models_are_qdq() -> None:
         assert keep not in quantised_convs
 
 
+def _quantised_convs(path: Path) -> set[str]:
+    """Conv nodes whose weight comes through a DequantizeLinear (QDQ format)."""
+    model = onnx.load(str(path), load_external_data=False)
+    dq_outputs = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    return {n.name for n in model.graph.node if n.op_type == "Conv" and n.input[1] in dq_outputs}
+
+
+def test_small_recogniser_quantises_exactly_the_listed_convs_with_biases_folded() -> None:
+    spec = MANIFEST["profiles"]["small"]["rec"]
+    int8 = ROOT / "models" / "build" / "small" / "rec.int8.onnx"
+    assert _quantised_convs(int8) == set(spec["quantize_nodes"])
+    model = onnx.load(str(int8), load_external_data=False)
+    by_name = {n.name: n for n in model.graph.node}
+    fp32 = onnx.load(str(ROOT / "models" / "build" / "small" / "rec.fp32.onnx"), load_external_data=False)
+    fp32_nodes = {n.name: n for n in fp32.graph.node}
+    consumers: dict[str, list] = {}
+    for n in fp32.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for name in spec["quantize_nodes"]:
+        if len(by_name[name].input) == 3:
+            continue  # folded: the Conv carries its own bias
+        # unfolded only where the Conv -> Add feeds a GELU (x / sqrt(2) -> Erf), which ORT fuses
+        (add,) = consumers[fp32_nodes[name].output[0]]
+        assert add.op_type == "Add"
+        after = list(consumers[add.output[0]])
+        while any(u.op_type == "Identity" for u in after):  # Paddle's export has Identity chains
+            after = [v for u in after for v in (consumers[u.output[0]] if u.op_type == "Identity" else [u])]
+        assert any(u.op_type == "Div" for u in after), name
+    n_add = sum(n.op_type == "Add" for n in fp32.graph.node)
+    assert sum(n.op_type == "Add" for n in model.graph.node) < n_add
+
+
+def test_full_range_int8_falls_back_to_fp32_where_products_saturate(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ocrcore.models as models
+
+    info = json.loads((ROOT / "models" / "build" / "small" / "build.json").read_text())
+    assert info["int8_full_range"] == ["rec"]  # built with 8-bit weights: manifest reduce_range false
+    monkeypatch.setattr(models, "int8_is_exact", lambda: False)
+    assert profile_files("small").precisions == {"det": "int8", "rec": "fp32", "cls": "fp32"}
+    assert profile_files("small", "int8").precisions["rec"] == "int8"  # asked for explicitly: honoured
+    monkeypatch.setattr(models, "int8_is_exact", lambda: True)
+    assert profile_files("small").precisions == {"det": "int8", "rec": "int8", "cls": "fp32"}
+
+
+def test_int8_is_exact_reads_this_cpu() -> None:
+    import platform
+
+    from ocrcore.models import int8_is_exact
+
+    flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        assert int8_is_exact()
+    else:
+        assert int8_is_exact() == any(f in flags.split() for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def test_member_checksum_mismatch_is_refused(tmp_path: Path) -> None:
     wheel = tmp_path / "fake.whl"
     with zipfile.ZipFile(wheel, "w") as zf:

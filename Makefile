@@ -23,31 +23,30 @@ $(STAMP): pyproject.toml
 models: $(STAMP)
 	$(BIN)/python models/build.py
 
-# Debian packages the tests use: chromium (browser tests), shellcheck (edge install script),
-# fonts-wqy-microhei (Chinese glyphs in page screenshots), Tesseract (bench.peers adapter test).
-# Installed as root (CI); otherwise the one command to run is printed and those tests skip.
-TEST_DEBS := chromium shellcheck fonts-wqy-microhei tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
-browser:
-	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call debs,PACKAGES,WHO NEEDS THEM): install the missing Debian packages when root (CI),
+# otherwise print the one command to run (the tests that need them then skip).
+debs = @missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install:$$missing"; \
-	  else echo "some tests need Debian packages:$$missing (sudo apt-get install$$missing)"; fi; fi
+	  else echo "$(2) need Debian packages:$$missing (sudo apt-get install$$missing)"; fi; fi
+
+# Tesseract 5 (chi_sim+eng), the CLI peer of bench.peers.
+BENCH_DEBS := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
+# What the tests use: chromium (browser tests), shellcheck (edge install script),
+# fonts-wqy-microhei (Chinese glyphs in page screenshots), Tesseract (bench.peers adapter test).
+TEST_DEBS := chromium shellcheck fonts-wqy-microhei $(BENCH_DEBS)
+browser:
+	$(call debs,$(TEST_DEBS),some tests)
+
+bench-debs:
+	$(call debs,$(BENCH_DEBS),the benchmarks)
 
 run: setup
 	$(BIN)/python -m handler.serve
 
 test: setup browser
 	$(BIN)/python -m pytest -q
-
-# Tesseract 5 (chi_sim+eng), the CLI peer of bench.peers; installed like the test packages.
-BENCH_DEBS := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
-bench-debs:
-	@missing=""; for p in $(BENCH_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || echo "could not install:$$missing"; \
-	  else echo "the benchmark needs Debian packages:$$missing (sudo apt-get install$$missing)"; fi; fi
 
 bench: setup bench-debs
 	$(BIN)/python -m pip install -q -e ".[bench]"

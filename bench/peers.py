@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import multiprocessing as mp
 import os
 import statistics
@@ -45,6 +44,7 @@ from . import engines as eng
 from . import stats
 from .images import BenchImage, eval_set_names, full_image_set, synth_page
 from .run import (
+    close_report,
     cold_starts,
     environment,
     git_state,
@@ -53,11 +53,12 @@ from .run import (
     model_fingerprint,
     summarise,
     summarise_cold,
+    write_report,
 )
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "reports" / "peers.json"
-DEFAULT_ENGINES = ("ours-small", "ours-small-fp32", "ours-small-int8", "ours-tiny", "ours-tiny-fp32",
+DEFAULT_ENGINES = ("ours-small", "ours-small-fp32", "ours-tiny", "ours-tiny-fp32",
                    "ours-tiny-int8", "rapidocr-small", "rapidocr-tiny", "tesseract")
 
 
@@ -480,19 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     report["latency"] = latency_phase(engines, images, args.repeats)
     report["accuracy"] = accuracy_phase(engines, args.set_names, args.limit)
     report["means"] = {s: macro_means(report["accuracy"], s) for s in specs}
-    report["load_average_end"] = os.getloadavg()
-    report["models_end"] = model_fingerprint()
-    report["models_changed_during_run"] = report["models_end"] != report["models_start"]
-    if report["models_changed_during_run"]:
-        log("WARNING: model files changed during the run; the figures mix two builds")
-    report["elapsed_seconds"] = time.time() - t_begin
+    close_report(report, t_begin)
     report["markdown"] = md = markdown(report)
     print(md)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=float, ensure_ascii=False), encoding="utf-8")
-    if args.markdown:
-        args.markdown.write_text(md + "\n", encoding="utf-8")
-    log(f"wrote {args.out} ({report['elapsed_seconds']:.0f} s)")
+    write_report(report, md, args.out, args.markdown)
     return 0
 
 

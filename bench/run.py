@@ -366,6 +366,26 @@ def model_fingerprint() -> dict:
     return out
 
 
+def close_report(report: dict, t_begin: float) -> None:
+    """End-of-run facts every report carries: load, model files again (a rebuild mid-run would
+    mix two builds in one table), elapsed time."""
+    report["load_average_end"] = os.getloadavg()
+    report["models_end"] = model_fingerprint()
+    report["models_changed_during_run"] = report["models_end"] != report["models_start"]
+    if report["models_changed_during_run"]:
+        log("WARNING: model files changed during the run; the figures mix two builds")
+    report["elapsed_seconds"] = time.time() - t_begin
+
+
+def write_report(report: dict, md: str, out: Path, md_path: Path | None) -> None:
+    """The JSON report (and the Markdown tables where asked for)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=float, ensure_ascii=False), encoding="utf-8")
+    if md_path:
+        md_path.write_text(md + "\n", encoding="utf-8")
+    log(f"wrote {out} ({report['elapsed_seconds']:.0f} s)")
+
+
 def git_state() -> dict:
     import subprocess
 
@@ -518,12 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         log("profiling ours-small")
         report["profile"] = profile_ours(docs[0], max(args.threads))
-    report["load_average_end"] = os.getloadavg()
-    report["models_end"] = model_fingerprint()
-    report["models_changed_during_run"] = report["models_end"] != report["models_start"]
-    if report["models_changed_during_run"]:
-        log("WARNING: model files changed during the run; the figures mix two builds")
-    report["elapsed_seconds"] = time.time() - t_begin
+    close_report(report, t_begin)
 
     md = markdown(report)
     report["markdown"] = md
@@ -534,11 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in report["profile"]["top"][:15]:
             print(f"{row['tottime'] * 1000:8.2f} ms  {row['calls']:8.1f} calls  {row['func']}")
         print("```")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, default=float), encoding="utf-8")
-    if args.markdown:
-        args.markdown.write_text(md + "\n", encoding="utf-8")
-    log(f"wrote {args.out} ({report['elapsed_seconds']:.0f} s)")
+    write_report(report, md, args.out, args.markdown)
     return 0
 
 

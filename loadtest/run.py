@@ -377,7 +377,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-failures", type=int, default=0, help="failed requests allowed (default 0)")
     ap.add_argument("--max-rss-slope", type=float, default=None,
                     help="MB/min over the second half (default: 20 with --soak, not checked otherwise)")
-    ap.add_argument("--rss-interval", type=float, default=None, help="seconds between RSS samples (default 2; 5 with --soak)")
+    ap.add_argument("--rss-interval", type=float, default=None, help="seconds between RSS samples (default 2; 1 with --soak)")
     ap.add_argument("--startup-timeout", type=float, default=180.0)
     args = ap.parse_args(argv)
     if args.run_time is None:
@@ -387,7 +387,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.max_rss_slope is None and args.soak:
         args.max_rss_slope = 20.0
     if args.rss_interval is None:
-        args.rss_interval = 5.0 if args.soak else 2.0
+        args.rss_interval = 1.0 if args.soak else 2.0
     if args.name is None:
         args.name = f"{'soak' if args.soak else 'load'}-{args.profile}-u{args.users}"
     return args

@@ -1,6 +1,7 @@
 """Accuracy of every profile/precision on every set in ../shared/eval -> markdown + JSON.
 
     .venv/bin/python scripts/accuracy.py [--profiles small tiny] [--precisions int8 fp32] [--out reports/accuracy.json]
+    .venv/bin/python scripts/accuracy.py --profiles small --precisions fp32 --min-width 320 --sets sroie_en_lines
 
 SROIE labels are upper-case, so sets whose SOURCE.json says so are scored with case folded.
 """
@@ -17,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from ocrcore import OCREngine  # noqa: E402
 from ocrcore.evaluate import evaluate_set  # noqa: E402
+from ocrcore.recognize import RecParams  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 
@@ -34,6 +36,7 @@ def main() -> int:
     ap.add_argument("--enhance", default=None)
     ap.add_argument("--cls", default=None, choices=["on", "off"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-width", type=int, default=None, help="recogniser's minimum padded line width (default: the engine's)")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "accuracy.json")
     args = ap.parse_args()
     sets = sorted(p for p in EVAL.iterdir() if (p / "labels.jsonl").exists()) if args.sets is None else [EVAL / s for s in args.sets]
@@ -41,11 +44,14 @@ def main() -> int:
     results = []
     for profile in args.profiles:
         for precision in args.precisions:
-            kw = {"enhance": args.enhance} if args.enhance else {}
+            kw: dict = {"enhance": args.enhance} if args.enhance else {}
+            if args.min_width is not None:
+                kw["rec"] = RecParams(min_width=args.min_width)
             engine = OCREngine(profile=profile, precision=precision, threads=args.threads, **kw)
             for s in sets:
                 r = evaluate_set(engine, s, fold_case=fold_case_for(s), cls=cls)
-                r.update(profile=profile, precision=precision, models=engine.precisions)
+                r.update(profile=profile, precision=precision, models=engine.precisions,
+                         rec_min_width=engine.recognizer.params.min_width)
                 results.append(r)
                 main_metric = r.get("char_accuracy", r.get("page_f1"))
                 second = r.get("exact_match", r.get("line_accuracy"))

@@ -29,7 +29,10 @@ class DetParams:
     min_box_side: float = 3.0
     max_candidates: int = 1000
     # Tile along the long axis when long/short exceeds this and the long side exceeds max_side
-    # (one input would shrink the text); tiles are ~0.75 * max_side long with 20% overlap.
+    # (one input would shrink the text); tiles are ~0.75 * max_side long with 20% overlap and
+    # run at their own resolution, not raised toward min_side: tiling exists so text is not
+    # shrunk, and upscaling three tiles of a 1890x503 banner cost 0.73 s where 0.35 s reads the
+    # same text (identical output on the eval sets, stacked receipts and wide screenshots).
     tile_aspect: float = 2.5
 
 
@@ -161,11 +164,12 @@ class Detector:
         self.params = params or DetParams()
         self._input = session.get_inputs()[0].name
 
-    def _detect_one(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Detect on one image that fits a single input; quads in ``img`` pixels."""
+    def _detect_one(self, img: np.ndarray, upscale: bool = True) -> list[tuple[np.ndarray, float]]:
+        """Detect on one image that fits a single input; quads in ``img`` pixels. ``upscale``
+        raises a short side below ``min_side`` toward it (small images' small text)."""
         h, w = img.shape[:2]
         p = self.params
-        rh, rw = det_input_size(h, w, p.max_side, p.min_side)
+        rh, rw = det_input_size(h, w, p.max_side, p.min_side if upscale else 0)
         prob = self.session.run(None, {self._input: det_tensor(img, (rh, rw))})[0][0, 0]
         sx, sy = w / rw, h / rh
         out = []
@@ -191,7 +195,7 @@ class Detector:
             for start in _tiles(long_side, tile, overlap):
                 part = img[:, start : start + tile] if horizontal else img[start : start + tile]
                 offset = np.array([start, 0] if horizontal else [0, start], dtype=np.float32)
-                boxes.extend((q + offset, s) for q, s in self._detect_one(part))
+                boxes.extend((q + offset, s) for q, s in self._detect_one(part, upscale=False))
             boxes = _merge_tiled(boxes, horizontal)
         order = sort_reading_order([b[0] for b in boxes])
         return [boxes[i] for i in order]

@@ -24,7 +24,7 @@ Method (every engine measured in this one process tree, on the same images, same
   (``bench.run.interleaved``) so machine noise lands on all alike; per-image median, p95 of all.
 - Accuracy: ``ocrcore.evaluate.evaluate_set`` on every eval set for every engine (page F1 / line
   accuracy, char accuracy / exact match; case folded where SOURCE.json says the labels are
-  upper-case, as scripts/accuracy.py does). Images are decoded by ``ocrcore.decode`` for all.
+  upper-case: ``ocrcore.evaluate.labels_are_upper_case``). Images are decoded by ``ocrcore.decode`` for all.
 """
 
 from __future__ import annotations
@@ -229,25 +229,16 @@ class EvalView:
         return [(self.engine.read_line(c), 1.0) for c in crops]
 
 
-def fold_case(set_dir: Path) -> bool:
-    """scripts/accuracy.py's rule (SROIE's labels are upper-case)."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    from scripts.accuracy import fold_case_for
-
-    return fold_case_for(set_dir)
-
-
 def accuracy_phase(engines: list[eng.Engine], sets: list[str], limit: int | None) -> dict:
     """{set: {engine: evaluate_set result}}; sets in the order given."""
-    from ocrcore.evaluate import evaluate_set
+    from ocrcore.evaluate import evaluate_set, labels_are_upper_case
 
     from .images import EVAL_DIR
 
     out: dict = {}
     for name in sets:
         set_dir = EVAL_DIR / name
-        folded = fold_case(set_dir)
+        folded = labels_are_upper_case(set_dir)
         out[name] = {}
         for e in engines:
             t0 = time.perf_counter()

@@ -97,6 +97,12 @@ def score_page(pred_lines: Iterable[Line], labels: list[dict], fold_case: bool =
     return score
 
 
+def labels_are_upper_case(set_dir: Path) -> bool:
+    """Whether a set's SOURCE.json says its labels are upper-case (SROIE): score it case-folded."""
+    source = set_dir / "SOURCE.json"
+    return source.exists() and "UPPER" in source.read_text(encoding="utf-8")
+
+
 def load_set(set_dir: Path) -> tuple[str, list[dict]]:
     """(kind, rows) of a labelled set: kind is 'line' or 'full_image'."""
     rows = [json.loads(x) for x in (set_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]

@@ -17,15 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ocrcore import OCREngine  # noqa: E402
-from ocrcore.evaluate import evaluate_set  # noqa: E402
+from ocrcore.evaluate import evaluate_set, labels_are_upper_case  # noqa: E402
 from ocrcore.recognize import RecParams  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
-
-
-def fold_case_for(set_dir: Path) -> bool:
-    src = (set_dir / "SOURCE.json").read_text() if (set_dir / "SOURCE.json").exists() else ""
-    return "UPPER" in src
 
 
 def main() -> int:
@@ -49,7 +44,7 @@ def main() -> int:
                 kw["rec"] = RecParams(min_width=args.min_width)
             engine = OCREngine(profile=profile, precision=precision, threads=args.threads, **kw)
             for s in sets:
-                r = evaluate_set(engine, s, fold_case=fold_case_for(s), cls=cls)
+                r = evaluate_set(engine, s, fold_case=labels_are_upper_case(s), cls=cls)
                 r.update(profile=profile, precision=precision, models=engine.precisions,
                          rec_min_width=engine.recognizer.params.min_width)
                 results.append(r)

@@ -40,3 +40,16 @@ def test_score_page_matches_by_box_and_skips_ignored() -> None:
 def test_pages_without_boxes_score_f1_only() -> None:
     s = score_page([line("hello world", 0, 0, 10, 10)], [{"text": "hello", "box": None}, {"text": "world", "box": None}])
     assert s.f1 == 1.0 and s.line_accs == []
+
+
+def test_case_folding_follows_the_sets_source_note(tmp_path) -> None:
+    from ocrcore.evaluate import labels_are_upper_case
+
+    upper, plain, bare = tmp_path / "upper", tmp_path / "plain", tmp_path / "bare"
+    for d in (upper, plain, bare):
+        d.mkdir()
+    (upper / "SOURCE.json").write_text('{"caveats": "labels are UPPER-CASE"}')
+    (plain / "SOURCE.json").write_text('{"caveats": "as written on the image"}')
+    assert labels_are_upper_case(upper)
+    assert not labels_are_upper_case(plain)
+    assert not labels_are_upper_case(bare)  # no SOURCE.json at all

@@ -3,12 +3,11 @@
     python -m bench.kernels [--repeats 7] [--quick] [--out reports/kernels.json]
 
 Inputs have the sizes the engine really sees:
-- ctc_greedy_decode: probabilities (8, 80, 18710) float32 (a full rec batch of the small model)
-- quad_mean_score: a 960x960 DB probability map, 50 text-line boxes (timed per map: all 50)
-- normalize_to_chw: a 768x1024x3 page into a (3, 768, 1024) float32 buffer
-- percentile_range: a 1000x1000 grey image
 - sauvola_binarize: a 768x1024 grey page (window 31, k 0.2, r 128), at the process's numba
   thread count and at 1 thread
+
+(The default path's normalisation, box scores, CTC collapse and percentiles left numba for
+numpy/OpenCV: docs/performance.md, "numba on the default path", has the measurement.)
 
 Kernel and reference are timed alternately (several loops per sample, median of samples),
 after a warm-up call that also checks they agree.
@@ -29,29 +28,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _ctc_inputs(rng: np.random.Generator) -> tuple:
-    b, t, c = 8, 80, 18710
-    logits = rng.standard_normal((b, t, c), dtype=np.float32)
-    # peaked like a trained model: mostly blank, some characters, repeats
-    peak = np.where(rng.random((b, t)) < 0.6, 0, rng.integers(1, c, (b, t)))
-    logits[np.arange(b)[:, None], np.arange(t)[None, :], peak] += 12.0
-    e = np.exp(logits - logits.max(axis=2, keepdims=True))
-    return (np.ascontiguousarray(e / e.sum(axis=2, keepdims=True), dtype=np.float32),)
-
-
-def _quads(rng: np.random.Generator, n: int = 50, size: int = 960) -> list[np.ndarray]:
-    quads = []
-    for _ in range(n):
-        w, h = rng.uniform(60, 500), rng.uniform(14, 40)
-        cx, cy = rng.uniform(w / 2, size - w / 2), rng.uniform(h, size - h)
-        a = np.deg2rad(rng.uniform(-5, 5))
-        ca, sa = np.cos(a), np.sin(a)
-        pts = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
-        rot = pts @ np.array([[ca, sa], [-sa, ca]])
-        quads.append((rot + [cx, cy]).astype(np.float32))
-    return quads
-
-
 def _page(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     from ocrcore.synth import render_page
 
@@ -62,38 +38,10 @@ def _page(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 def cases(rng: np.random.Generator) -> list[dict]:
     from ocrcore import kernels as k
 
-    out = []
-    (probs,) = _ctc_inputs(rng)
-    out.append({"kernel": "ctc_greedy_decode", "size": "probs (8, 80, 18710) float32",
-                "fast": lambda: k.ctc_greedy_decode(probs), "ref": lambda: k.ctc_greedy_decode_ref(probs)})
-
-    prob = np.clip(rng.random((960, 960), dtype=np.float32) * 0.2, 0, 1)
-    quads = _quads(rng)
-    for q in quads:  # paint the boxes so scores are realistic
-        x0, y0 = np.floor(q.min(0)).astype(int)
-        x1, y1 = np.ceil(q.max(0)).astype(int)
-        prob[max(0, y0):y1, max(0, x0):x1] = rng.uniform(0.6, 0.95)
-    out.append({"kernel": "quad_mean_score", "size": "960x960 map, 50 boxes (per map)",
-                "fast": lambda: [k.quad_mean_score(prob, q) for q in quads],
-                "ref": lambda: [k.quad_mean_score_ref(prob, q) for q in quads]})
-
-    img = _page(rng, 768, 1024)
-    mean = np.array([0.485, 0.456, 0.406], np.float32)
-    inv_std = (1 / np.array([0.229, 0.224, 0.225], np.float32)).astype(np.float32)
-    buf_fast = np.zeros((3, 768, 1024), np.float32)
-    buf_ref = np.zeros((3, 768, 1024), np.float32)
-    out.append({"kernel": "normalize_to_chw", "size": "768x1024x3 uint8 -> (3, 768, 1024) float32",
-                "fast": lambda: (k.normalize_to_chw(img, mean, inv_std, buf_fast), buf_fast)[1],
-                "ref": lambda: (k.normalize_to_chw_ref(img, mean, inv_std, buf_ref), buf_ref)[1]})
-
-    gray = np.ascontiguousarray(_page(rng, 1000, 1000)[:, :, 0])
-    out.append({"kernel": "percentile_range", "size": "1000x1000 uint8",
-                "fast": lambda: k.percentile_range(gray, 0.01, 0.99), "ref": lambda: k.percentile_range_ref(gray, 0.01, 0.99)})
-
     page = np.ascontiguousarray(_page(rng, 768, 1024)[:, :, 0])
-    out.append({"kernel": "sauvola_binarize", "size": "768x1024 uint8, window 31",
-                "fast": lambda: k.sauvola_binarize(page, 31, 0.2, 128.0), "ref": lambda: k.sauvola_binarize_ref(page, 31, 0.2, 128.0)})
-    return out
+    return [{"kernel": "sauvola_binarize", "size": "768x1024 uint8, window 31",
+             "fast": lambda: k.sauvola_binarize(page, 31, 0.2, 128.0),
+             "ref": lambda: k.sauvola_binarize_ref(page, 31, 0.2, 128.0)}]
 
 
 def _agree(a, b) -> bool:

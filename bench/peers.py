@@ -318,6 +318,8 @@ def main_table(report: dict) -> list[str]:
     out = [
         f"### Peers, {cfg['threads']} thread(s), one run ({report['environment']['cpus']} cores, {report['date']})",
         "",
+        f"CPU: {report['environment']['cpu']} ({report['environment'].get('isa', '?')})",
+        "",
         (f"| engine | models | median ms | p95 ms | images/min ({tp['workers'] if tp else '—'} workers) | cold start s "
          "| peak RSS MiB | page F1 (mean of full-image sets) | char acc (mean of line sets) |"),
         "|---|---|---|---|---|---|---|---|---|",

@@ -225,10 +225,12 @@ def fmt_ratio(x: float | None) -> str:
 def markdown(report: dict) -> str:
     lines: list[str] = []
     specs = report["config"]["engines"]
+    env = report.get("environment", {})
+    lines.append(f"CPU: {env.get('cpu', '?')} ({env.get('isa', '?')}), {env.get('cpus', '?')} cores.")
     lines.append(f"Engines: {', '.join(specs)}. Times in ms (median / p95 over {report['config']['repeats']} interleaved runs per image).")
-    ships = {p: v["ship"] for p, v in (report.get("models_start") or {}).items()}
-    if ships:
-        lines.append("Our models as loaded (build.json ship map): " + "; ".join(f"{p}: " + ", ".join(f"{k} {v}" for k, v in m.items()) for p, m in ships.items())
+    autos = {p: v["auto"] for p, v in (report.get("models_start") or {}).items()}
+    if autos:
+        lines.append("Precisions `auto` may pick (build.json): " + "; ".join(f"{p}: " + ", ".join(f"{k} {'/'.join(v)}" for k, v in m.items()) for p, m in autos.items())
                      + f". Commit {report.get('git', {}).get('head', '?')}.")
     if report.get("models_changed_during_run"):
         lines.append("**WARNING: the model files changed during this run; figures mix two builds. Re-run.**")
@@ -332,11 +334,16 @@ def environment() -> dict:
     import numpy
     import onnxruntime
 
+    from ocrcore.host import cpu_info
+
+    cpu = cpu_info()
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": _cpu_name(),
-        "cpus": os.cpu_count(),
+        "cpu": cpu.model,
+        "isa": cpu.isa_label,
+        "int8_exact": cpu.int8_exact,
+        "cpus": cpu.cores,
         "onnxruntime": onnxruntime.__version__,
         "numpy": numpy.__version__,
         "opencv": cv2.__version__,
@@ -362,7 +369,7 @@ def model_fingerprint() -> dict:
         for f in sorted(d.glob("*.onnx")):
             st = f.stat()
             files[f.name] = {"bytes": st.st_size, "mtime": st.st_mtime, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()[:16]}
-        out[profile] = {"ship": json.loads(info_path.read_text()).get("ship"), "files": files}
+        out[profile] = {"auto": json.loads(info_path.read_text()).get("auto"), "files": files}
     return out
 
 
@@ -396,16 +403,6 @@ def git_state() -> dict:
             return ""
 
     return {"head": git("rev-parse", "--short", "HEAD"), "dirty": git("status", "--porcelain", "--", "ocrcore", "models/build.py", "models/manifest.json")}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 # ---------------------------------------------------------------------------- main

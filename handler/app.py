@@ -35,6 +35,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ocrcore import OCREngine, OCRError, OCRResult, __version__
+from ocrcore.host import cpu_info
 
 from .config import Settings
 from .errors import ApiError, error_body
@@ -324,15 +325,19 @@ def create_app(settings: Settings | None = None, *, engine: OCREngine | None = N
     @app.get("/healthz", summary="Readiness and build info", tags=["ops"])
     async def healthz() -> JSONResponse:
         engine_ = service.engine_or_none
+        cpu = cpu_info()
         body = {
             "status": "ok" if engine_ else ("error" if service.load_error else "loading"),
             "ready": engine_ is not None,
             "version": __version__,
             "profile": engine_.config.profile if engine_ else settings.profile,
             "precisions": dict(engine_.precisions) if engine_ else {},
+            "precision_reasons": dict(engine_.precision_choice.reasons) if engine_ else {},
+            "cpu": cpu.model,
+            "isa": cpu.isa_label,
             "cls_default": engine_.config.use_cls if engine_ else None,
             "workers": settings.workers,
-            "threads_per_worker": settings.threads,
+            "threads": engine_.cores.size if engine_ else settings.threads,
             "max_queue": settings.max_queue,
             "max_bytes": settings.max_bytes,
             "max_pixels": engine_.config.max_pixels if engine_ else None,

@@ -45,8 +45,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     profile: str = "small"
-    workers: int = 1  # OCR thread pool size (requests processed at once)
-    threads: int = 1  # ONNX Runtime intra-op threads per session
+    workers: int = 1  # OCR thread pool size (requests in the engine at once)
+    threads: int = 1  # cores the engine computes on, shared by the workers (ocrcore.cores)
     max_bytes: int = 10 * MiB  # per image, after multipart/base64 unwrapping
     max_queue: int = 32  # OCR jobs admitted at once (running + waiting); more -> 503
     cache_entries: int = 256  # results kept by content hash + options; 0 disables
@@ -73,9 +73,9 @@ class Settings:
         workers = _int(e, "OCR_WORKERS", cores)
         if workers < 1:
             raise ValueError("OCR_WORKERS must be >= 1")
-        # Each pool thread runs its own inference, so split the cores between them instead of
-        # letting every session spin up a pool of all cores (oversubscription).
-        threads = _int(e, "OCR_THREADS", max(1, cores // workers))
+        # The engine's core budget, shared by every worker (ocrcore.cores): a lone request uses all
+        # of it, concurrent requests split it, so workers x threads never oversubscribes.
+        threads = _int(e, "OCR_THREADS", cores)
         origins = tuple(o.strip() for o in e.get("CORS_ORIGINS", "*").split(",") if o.strip())
         web = e.get("OCR_WEB_DIR", "").strip()
         prefix = e.get("OCR_UPLOAD_PREFIX", "uploads/").strip().lstrip("/")

@@ -12,10 +12,7 @@ import logging
 import os
 import sys
 
-import uvicorn
-
-from .app import create_app
-from .config import Settings
+from ocrcore.runtime import reexec_with_malloc_tunables  # light: no model or web imports
 
 
 def log_config(level: str) -> dict:
@@ -43,7 +40,13 @@ def log_config(level: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    reexec_with_malloc_tunables("handler.serve", sys.argv[1:] if argv is None else argv)  # before heavy imports
     os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.getcwd(), ".cache", "numba"))
+    import uvicorn
+
+    from .app import create_app
+    from .config import Settings
+
     try:
         settings = Settings.from_env()
     except ValueError as exc:

@@ -98,10 +98,12 @@ class OCRService:
             log.error("engine failed to load: %s", self.load_error)
             self._engine_future.set_exception(exc)
             return
+        d = engine.describe()
         log.info(
-            "engine ready: profile=%s precisions=%s workers=%d threads=%d in %.2fs",
-            engine.config.profile, engine.precisions, self.settings.workers, self.settings.threads,
-            time.perf_counter() - t0,
+            "engine ready in %.2fs: profile=%s precisions=%s (%s; %s) on %s [%s], %d workers sharing %d cores",
+            time.perf_counter() - t0, d["profile"], d["precisions"], d["precision_source"],
+            "; ".join(f"{k}: {v}" for k, v in d["precision_reasons"].items()), d["cpu"], d["isa"],
+            self.settings.workers, d["cores"],
         )
         self._engine_future.set_result(engine)
 

@@ -60,6 +60,7 @@ class Thresholds:
     min_images_per_min: float = 60.0
     max_failures: int = 0
     max_rss_slope_mb_per_min: float | None = None  # None: memory not gated (the soak sets 20)
+    max_peak_rss_mb: float | None = None  # the server's VmHWM in MiB; None: not gated
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ def rss_slope_mb_per_min(samples: list[tuple[float, float]], from_fraction: floa
     return cov / var * 60.0
 
 
-def evaluate(summary: Summary, thresholds: Thresholds, rss_slope: float | None = None) -> GateResult:
+def evaluate(summary: Summary, thresholds: Thresholds, rss_slope: float | None = None,
+             peak_rss_mb: float | None = None) -> GateResult:
     """Apply the gate. No requests at all fails every latency check (there is nothing to pass)."""
     th = thresholds
     none = summary.requests == 0
@@ -195,6 +197,11 @@ def evaluate(summary: Summary, thresholds: Thresholds, rss_slope: float | None =
         Check("failures", summary.failures, th.max_failures, not none and summary.failures <= th.max_failures,
               f"failures {summary.failures} of {summary.requests} <= {th.max_failures}"),
     ]
+    if th.max_peak_rss_mb is not None:
+        ok = peak_rss_mb is not None and peak_rss_mb <= th.max_peak_rss_mb
+        shown = "n/a" if peak_rss_mb is None else f"{peak_rss_mb:.0f} MiB"
+        checks.append(Check("peak_rss", peak_rss_mb, th.max_peak_rss_mb, ok,
+                            f"server peak RSS (VmHWM) {shown} <= {th.max_peak_rss_mb:g} MiB"))
     if th.max_rss_slope_mb_per_min is not None:
         ok = rss_slope is not None and rss_slope <= th.max_rss_slope_mb_per_min
         shown = "n/a (too few samples)" if rss_slope is None else f"{rss_slope:+.1f} MB/min"
@@ -295,6 +302,18 @@ class RSSSampler(threading.Thread):
                 pass
         return rss / 2**20, cpu
 
+    def high_water_mb(self) -> float | None:
+        """The kernel's own peak RSS of the server process (VmHWM, MB): exact, whatever the
+        sampling interval; ``None`` where /proc is not available."""
+        try:
+            with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
     def run(self) -> None:
         while not self._stop_event.is_set():
             got = self.sample()
@@ -377,6 +396,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-failures", type=int, default=0, help="failed requests allowed (default 0)")
     ap.add_argument("--max-rss-slope", type=float, default=None,
                     help="MB/min over the second half (default: 20 with --soak, not checked otherwise)")
+    ap.add_argument("--max-peak-rss", type=float, default=None,
+                    help="fail when the server's peak RSS (VmHWM) exceeds this many MiB (default: not gated)")
     ap.add_argument("--rss-interval", type=float, default=None, help="seconds between RSS samples (default 2; 1 with --soak)")
     ap.add_argument("--startup-timeout", type=float, default=180.0)
     args = ap.parse_args(argv)
@@ -393,7 +414,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def print_report(summary: Summary, gate: GateResult, rss: list[tuple[float, float]], slope: float | None, args) -> None:
+def print_report(summary: Summary, gate: GateResult, rss: list[tuple[float, float]], slope: float | None, args,
+                 hwm: float | None = None) -> None:
     print(f"\n== load test {args.name}: {summary.requests} requests in {summary.duration_s:.1f} s, {args.users} users ==")
     print(f"{'category':<12} {'requests':>8} {'fail':>5} {'median ms':>10} {'p95 ms':>8} {'mean ms':>8}")
     for cat, c in summary.per_category.items():
@@ -402,6 +424,7 @@ def print_report(summary: Summary, gate: GateResult, rss: list[tuple[float, floa
           f"   p99 {summary.p99_ms:.0f} ms, max {summary.max_ms:.0f} ms, {summary.images_per_min:.1f} images/min")
     if rss:
         print(f"server RSS MB: start {rss[0][1]:.0f}, peak {max(m for _, m in rss):.0f}, end {rss[-1][1]:.0f}"
+              + (f", high-water mark (VmHWM) {hwm:.0f}" if hwm is not None else "")
               + (f", second-half trend {slope:+.1f} MB/min" if slope is not None else ""))
         if args.soak:
             print("RSS series (s, MB): " + " ".join(f"{t:.0f}:{m:.0f}" for t, m in rss))
@@ -420,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     prefix = out / args.name
     for old in out.glob(f"{args.name}[._]*"):
         old.unlink()
-    thresholds = Thresholds(args.max_median, args.max_p95, args.min_throughput, args.max_failures, args.max_rss_slope)
+    thresholds = Thresholds(args.max_median, args.max_p95, args.min_throughput, args.max_failures, args.max_rss_slope,
+                            args.max_peak_rss)
 
     manifest = Path(f"{prefix}_samples.json")  # per run: concurrent runs may differ in --no-eval
     samples = samples_mod.build(samples_mod.DEFAULT_OUT, use_eval=not args.no_eval, manifest=manifest)
@@ -447,14 +471,14 @@ def main(argv: list[str] | None = None) -> int:
         health = wait_healthy(url, args.startup_timeout, server)
         if server is not None:
             print(f"[loadtest] server healthy after {time.monotonic() - t:.1f} s: profile {health.get('profile')} "
-                  f"{health.get('precisions')}, {health.get('workers')} workers x {health.get('threads_per_worker')} threads",
+                  f"{health.get('precisions')}, {health.get('workers')} workers sharing {health.get('threads')} cores on {health.get('cpu')} [{health.get('isa')}]",
                   flush=True)
         if not args.no_warmup:
             warm_up(url, manifest)
         if pid:
             sampler = RSSSampler(pid, args.rss_interval)
             sampler.start()
-        elif args.max_rss_slope is not None:
+        elif args.max_rss_slope is not None or args.max_peak_rss is not None:
             print("[loadtest] cannot find the server's pid: pass --server-pid", file=sys.stderr)
             return EXIT_BROKEN
 
@@ -470,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
                 timeout=args.run_time + stop_timeout + 120,
             )
         load_after = os.getloadavg()
+        hwm = sampler.high_water_mb() if sampler is not None else None
         if sampler is not None:
             sampler.stop()
         json_path = Path(f"{prefix}.json")
@@ -484,11 +509,11 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(entries, start=meta.get("test_start"))
         rss = sampler.samples if sampler is not None else []
         slope = rss_slope_mb_per_min(rss)
-        gate = evaluate(summary, thresholds, slope)
+        gate = evaluate(summary, thresholds, slope, hwm)
         cpu_used = sampler.cpu_used if sampler is not None else None
         done = summary.requests - summary.failures
         cpu_per_image = round(cpu_used / done, 3) if cpu_used and done else None
-        print_report(summary, gate, rss, slope, args)
+        print_report(summary, gate, rss, slope, args, hwm)
         if cpu_per_image:
             print(f"server CPU {cpu_used:.1f} s = {cpu_per_image:.3f} CPU-s per image; load average "
                   f"{load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} CPUs", flush=True)
@@ -500,11 +525,11 @@ def main(argv: list[str] | None = None) -> int:
             "checks": [asdict(c) for c in gate.checks],
             "server_cpu": {"cpu_s": cpu_used, "cpu_s_per_image": cpu_per_image},
             "rss_mb": {"series": rss, "second_half_slope_mb_per_min": slope,
-                       "peak": max((m for _, m in rss), default=None)},
+                       "peak": max((m for _, m in rss), default=None), "high_water_mark": hwm},
             "settings": {"users": args.users, "spawn_rate": args.spawn_rate, "run_time_s": args.run_time,
                          "profile": args.profile, "threads": args.threads, "url": url, "soak": args.soak,
-                         "server_wrap": args.server_wrap, "env": {k: v for k, v in os.environ.items() if k.startswith(("OCR_", "MALLOC_"))},
-                         "server": {k: health.get(k) for k in ("profile", "precisions", "workers", "threads_per_worker", "cache")},
+                         "server_wrap": args.server_wrap, "env": {k: v for k, v in os.environ.items() if k.startswith(("OCR_", "MALLOC_", "GLIBC_"))},
+                         "server": {k: health.get(k) for k in ("profile", "precisions", "workers", "threads", "cpu", "isa", "precision_reasons", "cache")},
                          "samples": samples_mod.summary(samples), "locust_command": cmd[1:]},
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                         "loadavg_before": load_before, "loadavg_after": load_after},

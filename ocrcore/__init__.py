@@ -1,28 +1,46 @@
-"""ocrcore: CPU OCR for Chinese and English — PP-OCRv6 INT8 on ONNX Runtime with numba kernels.
+"""ocrcore: CPU OCR for Chinese and English — PP-OCRv6 on ONNX Runtime.
 
     from ocrcore import OCREngine
     engine = OCREngine(profile="small")
     result = engine.ocr(open("invoice.jpg", "rb").read())
     for line in result.lines:
         print(line.text, line.confidence, line.box)
+
+The names below are imported on first use, so ``import ocrcore.runtime`` (what the service
+does before re-executing itself) or ``ocr --help`` does not load ONNX Runtime and OpenCV.
 """
 
-from .engine import EngineConfig, OCREngine
-from .errors import ImageTooLargeError, InvalidImageError, OCRError, UnsupportedImageError
-from .models import ModelsMissingError
-from .types import Line, OCRResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "EngineConfig",
-    "ImageTooLargeError",
-    "InvalidImageError",
-    "Line",
-    "ModelsMissingError",
-    "OCREngine",
-    "OCRError",
-    "OCRResult",
-    "UnsupportedImageError",
-    "__version__",
-]
+_EXPORTS = {
+    "EngineConfig": ".engine",
+    "OCREngine": ".engine",
+    "ImageTooLargeError": ".errors",
+    "InvalidImageError": ".errors",
+    "OCRError": ".errors",
+    "UnsupportedImageError": ".errors",
+    "ModelsMissingError": ".models",
+    "Line": ".types",
+    "OCRResult": ".types",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from .engine import EngineConfig, OCREngine
+    from .errors import ImageTooLargeError, InvalidImageError, OCRError, UnsupportedImageError
+    from .models import ModelsMissingError
+    from .types import Line, OCRResult
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from . import kernels
+from .cores import CorePool
 from .preprocess import det_input_size, det_tensor
 
 
@@ -34,6 +34,15 @@ class DetParams:
     # shrunk, and upscaling three tiles of a 1890x503 banner cost 0.73 s where 0.35 s reads the
     # same text (identical output on the eval sets, stacked receipts and wide screenshots).
     tile_aspect: float = 2.5
+    # Tiles run at the resolution their text needs: the first at full resolution; when the
+    # smaller lines it found (10th percentile of box heights) are more than ``tile_line_px``
+    # tall, the others run downscaled by up to ``max_tile_scale``, so those lines are still
+    # about ``tile_line_px`` tall in the detector's input. A downscaled tile that finds a line
+    # under half that height is detected again at full resolution. On a 1080x24000 phone
+    # screenshot (26-44 px text) detection fell from 7.2 to 2.0 s with all 199 lines found and
+    # read alike; DB still found every line at 3x (docs/performance.md).
+    tile_line_px: float = 16.0
+    max_tile_scale: float = 2.0
 
 
 def order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -59,6 +68,39 @@ def unclip_rect(rect: tuple, ratio: float) -> tuple:
     return ((cx, cy), (w + 2 * d, h + 2 * d), angle)
 
 
+def box_score(prob: np.ndarray, quad: np.ndarray) -> float:
+    """Mean of the probability map (H, W) over the pixels whose centres lie inside a convex quad
+    (4, 2) float32, map pixels, either winding: DB's box score (Liao et al. 2020; PP-OCR's
+    ``box_score_fast`` rasterises the quad with fillPoly instead, which also counts pixels the
+    edges merely touch and scores thin boxes of small text too low: page F1 -0.2, line accuracy
+    -0.7 points on IC15 scenes, docs/accuracy.md).
+
+    Edge half-planes are evaluated on the quad's bounding box by broadcasting (no loop in
+    Python): 92 us per 300x40 box, against 29 us for the numba loop it replaced, whose import
+    alone cost the process 160 MB (docs/performance.md)."""
+    h, w = prob.shape
+    xmin = max(0, int(np.floor(quad[:, 0].min())))
+    xmax = min(w - 1, int(np.ceil(quad[:, 0].max())))
+    ymin = max(0, int(np.floor(quad[:, 1].min())))
+    ymax = min(h - 1, int(np.ceil(quad[:, 1].max())))
+    if xmax < xmin or ymax < ymin:
+        return 0.0
+    q = quad.astype(np.float64) - np.array([xmin, ymin], dtype=np.float64)
+    nxt = q[[1, 2, 3, 0]]
+    edge = nxt - q
+    if float((q[:, 0] * nxt[:, 1] - nxt[:, 0] * q[:, 1]).sum()) < 0:  # clockwise in y-down: flip
+        edge = -edge
+    xs = np.arange(xmax - xmin + 1, dtype=np.float64)
+    ys = np.arange(ymax - ymin + 1, dtype=np.float64)
+    # inside edge i  <=>  ex * (y - qy) - ey * (x - qx) >= 0, as (4, rows, 1) >= (4, 1, cols)
+    a = edge[:, 0, None] * (ys[None, :] - q[:, 1, None])
+    b = edge[:, 1, None] * (xs[None, :] - q[:, 0, None])
+    inside = (a[:, :, None] >= b[:, None, :]).all(axis=0).view(np.uint8)
+    if not inside.any():
+        return 0.0
+    return float(cv2.mean(prob[ymin : ymax + 1, xmin : xmax + 1], inside)[0])
+
+
 def boxes_from_prob(prob: np.ndarray, p: DetParams) -> list[tuple[np.ndarray, float]]:
     """Probability map (H, W) -> [(quad in map pixels, score)], DB post-processing."""
     mask = (prob > p.thresh).astype(np.uint8)
@@ -72,7 +114,7 @@ def boxes_from_prob(prob: np.ndarray, p: DetParams) -> list[tuple[np.ndarray, fl
         if min(rect[1]) < p.min_box_side:
             continue
         quad = order_clockwise(cv2.boxPoints(rect))
-        score = kernels.quad_mean_score(prob, quad)
+        score = box_score(prob, quad)
         if score < p.box_thresh:
             continue
         grown = unclip_rect(rect, p.unclip_ratio)
@@ -80,6 +122,21 @@ def boxes_from_prob(prob: np.ndarray, p: DetParams) -> list[tuple[np.ndarray, fl
             continue
         out.append((order_clockwise(cv2.boxPoints(grown)), float(score)))
     return out
+
+
+def line_height(quad: np.ndarray) -> float:
+    """The shorter side of a quad (tl, tr, br, bl): a text line's height, or a vertical line's width."""
+    return float(min(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[0] - quad[1])))
+
+
+def tile_scale(boxes: list[tuple[np.ndarray, float]], p: DetParams) -> float:
+    """Downscale factor (>= 1) for the remaining tiles, from the boxes of a full-resolution one:
+    its 10th-percentile line height over ``tile_line_px``, capped at ``max_tile_scale``; 1 when
+    it found fewer than 3 lines (nothing to go by)."""
+    if len(boxes) < 3:
+        return 1.0
+    p10 = float(np.percentile([line_height(q) for q, _ in boxes], 10))
+    return float(np.clip(p10 / p.tile_line_px, 1.0, p.max_tile_scale))
 
 
 def _tiles(length: int, tile: int, overlap: int) -> list[int]:
@@ -157,20 +214,44 @@ def sort_reading_order(quads: list[np.ndarray]) -> list[int]:
 
 
 class Detector:
-    """PP-OCR DB detector on an ONNX Runtime session (shared, thread-safe; no per-call state)."""
+    """PP-OCR DB detector on ONNX Runtime sessions (shared, thread-safe; no per-call state).
 
-    def __init__(self, session: ort.InferenceSession, params: DetParams | None = None) -> None:
+    ``session`` is single-threaded; ``wide_session`` (optional) is the same model with one
+    thread per core of ``cores``, used for a single input when every other core is idle. Tiles
+    of long images run on the single-threaded session in parallel instead (:class:`CorePool`)."""
+
+    def __init__(self, session: ort.InferenceSession, params: DetParams | None = None, *,
+                 wide_session: ort.InferenceSession | None = None, cores: CorePool | None = None) -> None:
         self.session = session
+        self.wide_session = wide_session
+        self.cores = cores
         self.params = params or DetParams()
         self._input = session.get_inputs()[0].name
 
-    def _detect_one(self, img: np.ndarray, upscale: bool = True) -> list[tuple[np.ndarray, float]]:
+    def _run(self, tensor: np.ndarray, wide: bool | None) -> np.ndarray:
+        """The probability map (H, W) of one input tensor: on the wide session when asked
+        (``wide=True``) or, by default, when its extra cores can be taken now; else on the
+        single-threaded one. (Running at most one detector at a time would save 35 MB of peak
+        RSS under the 2-user load and cost 14% of its throughput: docs/performance.md.)"""
+        extra = self.cores.size - 1 if self.cores is not None else 0
+        if self.wide_session is not None and extra > 0 and wide is not False:
+            if wide or self.cores.try_take(extra):  # type: ignore[union-attr]
+                try:
+                    return self.wide_session.run(None, {self._input: tensor})[0][0, 0]
+                finally:
+                    if not wide:
+                        self.cores.give(extra)  # type: ignore[union-attr]
+        return self.session.run(None, {self._input: tensor})[0][0, 0]
+
+    def _detect_one(self, img: np.ndarray, upscale: bool = True, wide: bool | None = None,
+                    scale: float = 1.0) -> list[tuple[np.ndarray, float]]:
         """Detect on one image that fits a single input; quads in ``img`` pixels. ``upscale``
-        raises a short side below ``min_side`` toward it (small images' small text)."""
+        raises a short side below ``min_side`` toward it (small images' small text); ``scale``
+        > 1 shrinks the input by that factor first (tiles whose text is big)."""
         h, w = img.shape[:2]
         p = self.params
-        rh, rw = det_input_size(h, w, p.max_side, p.min_side if upscale else 0)
-        prob = self.session.run(None, {self._input: det_tensor(img, (rh, rw))})[0][0, 0]
+        rh, rw = det_input_size(int(round(h / scale)), int(round(w / scale)), p.max_side, p.min_side if upscale else 0)
+        prob = self._run(det_tensor(img, (rh, rw)), wide)
         sx, sy = w / rw, h / rh
         out = []
         for quad, score in boxes_from_prob(prob, p):
@@ -180,22 +261,41 @@ class Detector:
             out.append((quad, score))
         return out
 
-    def detect(self, img: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Text quads (clockwise from top-left, image pixels) with scores, in reading order."""
+    def detect(self, img: np.ndarray, *, wide: bool | None = None) -> list[tuple[np.ndarray, float]]:
+        """Text quads (clockwise from top-left, image pixels) with scores, in reading order.
+
+        ``wide``: None = the multi-threaded session when its cores are free, True = always (the
+        caller holds the cores, e.g. warm-up), False = never."""
         h, w = img.shape[:2]
         p = self.params
         long_side, short_side = max(h, w), min(h, w)
         if long_side / max(short_side, 1) <= p.tile_aspect or long_side <= p.max_side:
-            boxes = self._detect_one(img)
+            boxes = self._detect_one(img, wide=wide)
         else:
             horizontal = w > h
             tile = min(long_side, max(short_side, int(p.max_side * 0.75)))
             overlap = max(64, tile // 5)
-            boxes = []
-            for start in _tiles(long_side, tile, overlap):
-                part = img[:, start : start + tile] if horizontal else img[start : start + tile]
+
+            def one_tile(start: int, scale: float = 1.0, tile_wide: bool | None = False) -> list[tuple[np.ndarray, float]]:
+                length = int(tile * scale)
+                part = img[:, start : start + length] if horizontal else img[start : start + length]
                 offset = np.array([start, 0] if horizontal else [0, start], dtype=np.float32)
-                boxes.extend((q + offset, s) for q, s in self._detect_one(part, upscale=False))
-            boxes = _merge_tiled(boxes, horizontal)
+                found = self._detect_one(part, upscale=False, wide=tile_wide, scale=scale)
+                if scale > 1 and any(line_height(q) / scale < p.tile_line_px / 2 for q, _ in found):
+                    region = min(length, long_side - start)  # smaller text here: full resolution
+                    return [b for st in _tiles(region, tile, overlap) for b in one_tile(start + st)]
+                return [(q + offset, sc) for q, sc in found]
+
+            first = one_tile(0, tile_wide=wide)  # alone: on every free core
+            scale = tile_scale(first, p)
+            rest_from = tile - overlap
+            if scale > 1:
+                length, ov = int(tile * scale), int(overlap * scale)
+                starts = [rest_from + st for st in _tiles(long_side - rest_from, length, ov)] if long_side > tile else []
+            else:
+                starts = [st for st in _tiles(long_side, tile, overlap) if st > 0]
+            work = [(st, scale) for st in starts]
+            per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
+            boxes = _merge_tiled(first + [b for tile_boxes in per_tile for b in tile_boxes], horizontal)
         order = sort_reading_order([b[0] for b in boxes])
         return [boxes[i] for i in order]

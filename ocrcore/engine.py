@@ -13,13 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kernels
+from .cores import CorePool
 from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
 from .decode import DEFAULT_MAX_PIXELS, decode_image
 from .detect import DetParams, Detector
-from .models import make_session, profile_files
+from .host import cpu_info, usable_cores
+from .models import profile_files
+from .precision import Choice
 from .preprocess import EnhanceMode, enhance
 from .recognize import RecParams, Recognizer, load_charset
+from .runtime import make_session
 from .types import Line, OCRResult
 
 
@@ -29,7 +32,9 @@ class EngineConfig:
 
     profile: str = "small"
     precision: str = "auto"
-    threads: int = 0  # ONNX Runtime intra-op threads per session; 0 = all cores
+    # Cores the engine computes on, shared by all concurrent calls (ocrcore.cores): a lone image
+    # uses all of them, concurrent images split them. 0 = every core this process may use.
+    threads: int = 0
     spin: bool = False  # let idle ONNX Runtime threads busy-wait (see models.make_session)
     # 0/180 classifier default, overridable per call. Off: measured on the eval sets it flips
     # more right-side-up words than it rescues, and changes nothing on full pages (docs/accuracy.md).
@@ -69,19 +74,38 @@ class OCREngine:
         elif overrides:
             raise TypeError("pass either a config or keyword overrides, not both")
         self.config = config
-        files = profile_files(config.profile, config.precision, config.model_dir)
+        self.cores = CorePool(config.threads if config.threads > 0 else usable_cores())
+        # Sessions run single-threaded (parallelism comes from self.cores); the precision choice is
+        # measured at that thread count. The detector has a second, multi-threaded session used
+        # when the other cores are idle.
+        files = profile_files(config.profile, config.precision, config.model_dir, threads=1)
         self.precisions = files.precisions
-        self.detector = Detector(make_session(files.det, config.threads, config.spin), config.det)
-        self.recognizer = Recognizer(make_session(files.rec, config.threads, config.spin),
-                                     load_charset(files.charset), config.rec)
-        self.classifier = OrientationClassifier(make_session(files.cls, max(1, min(config.threads, 2)), config.spin))
-        kernels.warm_up()
+        self.precision_choice: Choice = files.choice
+        wide = make_session(files.det, self.cores.size, config.spin) if self.cores.size > 1 else None
+        self.detector = Detector(make_session(files.det, 1, config.spin), config.det, wide_session=wide, cores=self.cores)
+        self.recognizer = Recognizer(make_session(files.rec, 1, config.spin), load_charset(files.charset), config.rec,
+                                     cores=self.cores)
+        self.classifier = OrientationClassifier(make_session(files.cls, 1, config.spin))
+        if config.enhance == "binarize":  # the only numba kernel on any path (ocrcore.kernels)
+            from . import kernels
+
+            kernels.warm_up()
         self._warm_up_sessions()
+
+    def describe(self) -> dict:
+        """What runs where: profile, per-model precision and why, the CPU and its ISA, cores."""
+        cpu = cpu_info()
+        return {"profile": self.config.profile, "precisions": dict(self.precisions),
+                "precision_reasons": dict(self.precision_choice.reasons),
+                "precision_timings_ms": self.precision_choice.timings_ms,
+                "precision_source": self.precision_choice.source,
+                "cpu": cpu.model, "isa": cpu.isa_label, "arch": cpu.arch, "cores": self.cores.size}
 
     def _warm_up_sessions(self) -> None:
         """One tiny inference per model so the first request doesn't pay for ORT's lazy setup."""
         blank = np.full((64, 256, 3), 255, np.uint8)
         self.detector.detect(blank)
+        self.detector.detect(blank, wide=True)
         self.recognizer.recognize([blank[:48]])
         self.classifier.upside_down([blank[:48]])
 
@@ -99,7 +123,13 @@ class OCREngine:
 
         ``detect=False`` treats the whole image as one text line. ``cls`` overrides the
         configured 0/180 classifier. Raises :class:`~ocrcore.errors.OCRError` for bad input.
+        Blocks while every core of the engine is busy with other calls (ocrcore.cores).
         """
+        with self.cores.hold():
+            return self._ocr(image, detect, cls, enhance_mode)
+
+    def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
+             enhance_mode: EnhanceMode | None) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -138,9 +168,10 @@ class OCREngine:
     def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None) -> list[tuple[str, float]]:
         """Recognition only, for images that are already single text lines."""
         crops = [_as_bgr(c) for c in crops]
-        if (self.config.use_cls if cls is None else cls) and crops:
-            crops = self.classifier.fix(crops)
-        return self.recognizer.recognize(crops)
+        with self.cores.hold():
+            if (self.config.use_cls if cls is None else cls) and crops:
+                crops = self.classifier.fix(crops)
+            return self.recognizer.recognize(crops)
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
-from .kernels import levenshtein
 from .types import Line
 
 
@@ -33,9 +33,7 @@ def char_accuracy(pred: str, truth: str) -> float:
     """1 - normalised edit distance (both strings already normalised)."""
     if not pred and not truth:
         return 1.0
-    a = np.fromiter((ord(c) for c in pred), dtype=np.int32, count=len(pred))
-    b = np.fromiter((ord(c) for c in truth), dtype=np.int32, count=len(truth))
-    return 1.0 - levenshtein(a, b) / max(len(pred), len(truth))
+    return 1.0 - Levenshtein.distance(pred, truth) / max(len(pred), len(truth))
 
 
 def multiset_f1(pred: str, truth: str) -> float:

@@ -9,8 +9,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from . import kernels
+from .ctc import greedy_collapse
+from .cores import CorePool
 from .preprocess import line_tensor_batch
+
+
+# Outputs models/build.py adds to every recogniser: argmax class and its probability per time step.
+GREEDY_OUTPUTS = ["ctc_best", "ctc_best_prob"]
 
 
 def load_charset(path: Path) -> list[str]:
@@ -30,21 +35,29 @@ class RecParams:
     # recognition time on receipts and screenshots by ~20% for 0.05-0.15 points of char accuracy
     # on the eval line sets, 160 cost 0.15-0.2 and no padding 1-2 (docs/accuracy.md).
     min_width: int = 192
-    max_batch_pixels: int = 8 * 48 * 1600  # split a batch when padding would exceed this
+    # Split a batch when its padded pixels would exceed this: 4 lines of 960 px. The network's
+    # softmax over 18,710 classes is 75 KB per time step (8 px), twice over inside ONNX Runtime
+    # (logits and probabilities): at the former 8 x 1600 px a batch of wide lines peaked at
+    # 240 MB, now at 72 MB, at no measured cost (batching saves little, see batch_size).
+    max_batch_pixels: int = 4 * 48 * 960
 
 
 class Recognizer:
     """PP-OCR CTC recogniser. Lines are sorted by aspect ratio and batched so little padding
     is computed; results come back in the caller's order."""
 
-    def __init__(self, session: ort.InferenceSession, charset: list[str], params: RecParams | None = None) -> None:
+    def __init__(self, session: ort.InferenceSession, charset: list[str], params: RecParams | None = None, *,
+                 cores: CorePool | None = None) -> None:
         self.session = session
+        self.cores = cores
         self.params = params or RecParams()
         self.charset = np.array(charset, dtype=object)
         self._input = session.get_inputs()[0].name
         n_out = session.get_outputs()[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(charset):
             raise ValueError(f"dictionary has {len(charset)} classes but the model outputs {n_out}")
+        if not set(GREEDY_OUTPUTS) <= {o.name for o in session.get_outputs()}:
+            raise ValueError(f"the recogniser lacks the outputs {GREEDY_OUTPUTS}: rebuild the models (make setup)")
 
     def _batches(self, ratios: list[float]) -> list[list[int]]:
         p = self.params
@@ -71,14 +84,20 @@ class Recognizer:
             return []
         ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-        for idx in self._batches(ratios):
+
+        def run(idx: list[int]) -> list[tuple[str, float]]:
             width = self._width(max(ratios[i] for i in idx))
             batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width)
-            probs = self.session.run(None, {self._input: batch})[0]
-            labels, label_probs, lengths = kernels.ctc_greedy_decode(np.ascontiguousarray(probs, dtype=np.float32))
-            for row, i in enumerate(idx):
-                n = lengths[row]
-                text = "".join(self.charset[labels[row, :n]])
-                conf = float(label_probs[row, :n].mean()) if n else 0.0
-                results[i] = (text.strip(), conf)
+            best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
+            return [("".join(self.charset[labels]).strip(), float(label_probs.mean()) if len(labels) else 0.0)
+                    for labels, label_probs in greedy_collapse(best, best_p)]
+
+        batches = self._batches(ratios)
+        # Batches are independent: idle cores take some (ocrcore.cores); widest first, so the
+        # longest single piece of work starts earliest and no core idles at the end.
+        batches.reverse()
+        outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
+        for idx, out in zip(batches, outputs):
+            for i, r in zip(idx, out):
+                results[i] = r
         return results

@@ -119,3 +119,40 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
     if rng.random() < 0.15:
         img = 255 - img
     return np.ascontiguousarray(img)
+
+
+def render_scroll(seed: int, width: int = 1080, height: int = 24000, *, n_lines: int = 200,
+                  sizes: tuple[int, ...] = (26, 30, 34, 38, 44)) -> tuple[np.ndarray, list[SynthLine]]:
+    """A scrolling phone screenshot (chat or feed): ``n_lines`` short lines of UI text (font
+    ``sizes`` in px, large by default, as phones render it) spread top to bottom over a tall
+    ``width`` x ``height`` page, some in coloured bubbles; returns the BGR image and the lines in
+    reading order. Lines that don't fit the height are not drawn, so ``len(lines)`` may be below
+    ``n_lines`` for short pages."""
+    rng = random.Random(seed)
+    img = Image.new("RGB", (width, height), (245, 245, 245))
+    draw = ImageDraw.Draw(img)
+    lines: list[SynthLine] = []
+    gap = max(1, height // max(n_lines, 1))
+    y = 30
+    for _ in range(n_lines):
+        size_px = rng.choice(sizes)
+        font = _font(size_px)
+        text = random_text(rng, 1, 4)
+        bx0, by0, bx1, by1 = draw.textbbox((0, 0), text, font=font)
+        tw = bx1 - bx0
+        if tw > width - 120:
+            text = text.split(" ")[0]
+            bx0, by0, bx1, by1 = draw.textbbox((0, 0), text, font=font)
+            tw = bx1 - bx0
+        right = rng.random() < 0.4
+        x = width - 60 - tw if right else rng.randint(40, 100)
+        if y + (by1 - by0) + 40 > height:
+            break
+        if rng.random() < 0.5:  # a chat bubble behind the line
+            fill = (149, 236, 105) if right else (255, 255, 255)
+            draw.rounded_rectangle((x - 24, y + by0 - 18, x + tw + 24, y + by1 + 18), radius=16, fill=fill)
+        draw.text((x - bx0, y), text, fill=(25, 25, 25), font=font)
+        lines.append(SynthLine(text, (x, y + by0, x + tw, y + by1)))
+        y += max(gap, (by1 - by0) + 40) + rng.randint(-6, 6)
+    arr = np.asarray(img)[:, :, ::-1]
+    return np.ascontiguousarray(arr), lines

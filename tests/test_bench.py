@@ -63,12 +63,16 @@ def test_kernel_microbench_quick(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rep = json.loads(out.read_text())
     names = {r["kernel"] for r in rep["results"]}
-    assert names == {"ctc_greedy_decode", "quad_mean_score", "normalize_to_chw", "percentile_range", "sauvola_binarize"}
+    from numba.core.dispatcher import Dispatcher
+
+    from ocrcore import kernels
+
+    assert names == {n for n, o in vars(kernels).items() if isinstance(o, Dispatcher)}  # every kernel
     for r in rep["results"]:
         assert r["agree"], r
         assert r["kernel_s"] > 0 and r["ref_s"] > 0
         assert r["speedup"] == pytest.approx(r["ref_s"] / r["kernel_s"])
-    assert "| ctc_greedy_decode |" in proc.stdout
+    assert "| sauvola_binarize |" in proc.stdout
 
 
 def test_ratio_arithmetic():

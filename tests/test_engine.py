@@ -11,7 +11,7 @@ import pytest
 
 from ocrcore import InvalidImageError, OCREngine
 from ocrcore.evaluate import char_accuracy, normalize_text
-from ocrcore.synth import render_line, render_page
+from ocrcore.synth import render_line, render_page, render_scroll
 
 from .helpers import eval_image, jpeg_bytes, png_bytes
 
@@ -102,6 +102,44 @@ def test_tall_scrolling_image_keeps_text_readable(tiny: OCREngine) -> None:
     want = normalize_text("".join(t.text for t in truth))
     assert char_accuracy(pred, want) > 0.9
     assert len(result.lines) >= 0.9 * len(truth)
+
+
+def test_phone_scroll_screenshot_is_read_in_full_and_in_order(small: OCREngine) -> None:
+    """A 1080-wide scrolling screenshot (chat bubbles, large UI text): every line, top to bottom.
+    bench/scroll.py times the full 1080x24000 one."""
+    img, truth = render_scroll(5, 1080, 8000, n_lines=66)
+    result = small.ocr(png_bytes(img))
+    assert len(result.lines) == len(truth)
+    for line, t in zip(result.lines, truth):
+        assert char_accuracy(normalize_text(line.text), normalize_text(t.text)) > 0.8, (line.text, t.text)
+
+
+def _read_in_order(engine: OCREngine, img: np.ndarray, truth) -> None:
+    result = engine.ocr(img)
+    assert len(result.lines) == len(truth)
+    for line, t in zip(result.lines, truth):
+        assert char_accuracy(normalize_text(line.text), normalize_text(t.text)) > 0.8, (line.text, t.text)
+
+
+def test_tall_screenshot_tiles_follow_the_text_size(small: OCREngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big text: tiles after the first run downscaled. Small text: full resolution. Small text
+    after a big first tile: the downscaled tile finds small lines and is detected again."""
+    from ocrcore import detect
+
+    scales: list[float] = []
+    real = detect.tile_scale
+    monkeypatch.setattr(detect, "tile_scale", lambda boxes, p: scales.append(real(boxes, p)) or scales[-1])
+    big, big_truth = render_scroll(11, 1080, 6000, n_lines=50)
+    _read_in_order(small, big, big_truth)
+    assert scales[-1] > 1.5
+    tiny_text, tiny_truth = render_scroll(12, 1080, 5000, n_lines=60, sizes=(15, 17))
+    _read_in_order(small, tiny_text, tiny_truth)
+    assert scales[-1] < 1.2
+    top, top_truth = render_scroll(13, 1080, 2600, n_lines=20, sizes=(40, 44))
+    shift = top.shape[0]
+    bottom_truth = [type(t)(t.text, (t.box[0], t.box[1] + shift, t.box[2], t.box[3] + shift)) for t in tiny_truth]
+    _read_in_order(small, np.concatenate([top, tiny_text]), top_truth + bottom_truth)
+    assert scales[-1] > 1.5  # decided on the big first tile, corrected where the text shrank
 
 
 def test_low_contrast_scan_is_read(small: OCREngine) -> None:

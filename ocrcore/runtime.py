@@ -1,0 +1,81 @@
+"""Runtime settings of the libraries the engine computes with, in one place: ONNX Runtime
+sessions (threads, spinning, memory arena) and the process's malloc.
+
+Every entry point (service, CLI, Lambda, bulk, benchmarks) gets its sessions from here, so a
+measured default changes everywhere at once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+
+def make_session(path: Path, threads: int, spin: bool = False) -> "ort.InferenceSession":
+    """A CPU session with a fixed intra-op pool; ``threads`` <= 0 lets ORT pick (all cores).
+
+    ``spin=False`` stops idle pool threads from busy-waiting after each run: the engine has
+    several sessions (and the service several workers) whose pools would otherwise spin against
+    each other; measured 561 -> 492 ms per page at 2 threads (docs/performance.md)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.inter_op_num_threads = 1
+    if threads > 0:
+        so.intra_op_num_threads = threads
+    so.log_severity_level = 3
+    # Every image and line batch has a new shape; the arena keeps each high-water mark for the
+    # life of the process (RSS rose in steps under the soak test). Off, as RapidOCR does too.
+    so.enable_cpu_mem_arena = False
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+# ----------------------------------------------------------------------------- process memory
+
+# glibc malloc tunables for long-running processes (the service). glibc reads them only at process
+# start, so the service re-executes itself once with them (:func:`reexec_with_malloc_tunables`);
+# the Lambda image, the edge unit and the container set them in their environment.
+# - mmap_threshold: blocks of 1 MiB and more (every tensor of an inference: the detector's
+#   activations are ~190 MB at 1280x960) are mmap'ed and returned to the system when freed. By
+#   default glibc raises the threshold after the first such free, so later activations come from
+#   per-thread heaps that never shrink: peak RSS under the 2-user load test 1016 MB, 487 MB with
+#   this (docs/performance.md).
+# - hugetlb=1: those mappings are madvise'd for transparent huge pages, so re-mapping them costs a
+#   page fault per 2 MiB instead of per 4 KiB: without it the same setting made the load 50%
+#   slower, with it the speed is unchanged (where THP is disabled, only the memory gain remains).
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1048576:glibc.malloc.hugetlb=1"
+
+
+def _is_glibc() -> bool:
+    import platform
+
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+def with_malloc_tunables(env: dict[str, str]) -> dict[str, str] | None:
+    """``env`` plus :data:`MALLOC_TUNABLES`, or None when nothing is to change (not glibc, the
+    caller already set ``GLIBC_TUNABLES``, or ``OCR_MALLOC_TUNE=0``)."""
+    if not _is_glibc() or "GLIBC_TUNABLES" in env or env.get("OCR_MALLOC_TUNE", "1").lower() in ("0", "false", "no", "off"):
+        return None
+    return {**env, "GLIBC_TUNABLES": MALLOC_TUNABLES}
+
+
+def reexec_with_malloc_tunables(module: str, argv: list[str]) -> None:
+    """Replace this process by ``python -m module *argv`` with the malloc tunables set, once
+    (same pid; a no-op when they are already in the environment or cannot apply)."""
+    import sys
+
+    env = with_malloc_tunables(dict(os.environ))
+    if env is None:
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)

@@ -1,0 +1,102 @@
+"""The engine's core pool: a lone caller gets every core, concurrent callers never exceed them."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ocrcore.cores import CorePool
+
+
+class Probe:
+    """A work function that records how many calls run at once."""
+
+    def __init__(self, seconds: float = 0.02) -> None:
+        self.seconds, self.now, self.peak = seconds, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, x: int) -> int:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.now -= 1
+        return x * x
+
+
+def test_map_keeps_order_and_a_lone_caller_uses_every_core() -> None:
+    pool = CorePool(3)
+    probe = Probe()
+    with pool.hold():
+        assert pool.map(probe, list(range(12))) == [x * x for x in range(12)]
+    assert probe.peak == 3
+    assert pool.free == 3
+
+
+def test_busy_cores_are_not_borrowed() -> None:
+    pool = CorePool(2)
+    probe = Probe()
+    other_holds, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with pool.hold():
+            other_holds.set()
+            release.wait(5)
+
+    t = threading.Thread(target=other)
+    t.start()
+    other_holds.wait(5)
+    with pool.hold():
+        assert pool.map(probe, list(range(6))) == [x * x for x in range(6)]
+    release.set()
+    t.join()
+    assert probe.peak == 1  # the second core was held by the other caller
+
+
+def test_concurrent_callers_never_exceed_the_cores() -> None:
+    pool = CorePool(2)
+    probe = Probe(0.005)
+
+    def caller(k: int) -> list[int]:
+        with pool.hold():
+            return pool.map(probe, list(range(k, k + 8)))
+
+    threads_out: list[list[int]] = []
+    ts = [threading.Thread(target=lambda k=k: threads_out.append(caller(k))) for k in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(threads_out) == 6 and probe.peak <= 2
+    assert pool.free == 2
+
+
+def test_errors_propagate_and_tokens_come_back() -> None:
+    pool = CorePool(2)
+
+    def boom(x: int) -> int:
+        if x == 3:
+            raise ValueError("bad item")
+        time.sleep(0.001)
+        return x
+
+    with pool.hold(), pytest.raises(ValueError, match="bad item"):
+        pool.map(boom, list(range(10)))
+    time.sleep(0.05)
+    assert pool.free == 2
+
+
+def test_try_take_respects_waiters_and_hold_is_reentrant() -> None:
+    pool = CorePool(2)
+    with pool.hold():
+        with pool.hold():  # nested in the same thread: one token
+            assert pool.free == 1
+        assert pool.try_take(1)
+        assert not pool.try_take(1)
+        pool.give(1)
+    assert pool.free == 2
+    with pytest.raises(ValueError):
+        CorePool(0)

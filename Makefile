@@ -43,14 +43,15 @@ bench-debs:
 	$(call debs,$(BENCH_DEBS),the benchmarks)
 
 run: setup
-	$(BIN)/python -m handler.serve
+	$(BIN)/python -m ocrservice.serve
 
 test: setup browser
 	$(BIN)/python -m pytest -q
 
 bench: setup bench-debs
 	$(BIN)/python -m pip install -q -e ".[bench]"
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.peers --stages --profile --cold-fresh
+	$(BIN)/python -m bench.kernels
 
 # One table: ours (every profile/precision) vs RapidOCR and Tesseract, speed, memory, accuracy.
 peers: setup bench-debs
@@ -59,7 +60,7 @@ peers: setup bench-debs
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff mypy
-	$(BIN)/ruff check ocrcore handler tests models
+	$(BIN)/ruff check ocrcore ocrservice tests models
 
 clean:
 	rm -rf $(VENV) models/build .cache
@@ -68,4 +69,4 @@ loadtest: setup
 	$(BIN)/python -m loadtest.run
 
 soak: setup
-	$(BIN)/python -m loadtest.run --soak
+	$(BIN)/python -m loadtest.run --soak --requests 10000

@@ -12,7 +12,7 @@ Run by infra/Dockerfile while the Lambda image is built, so no container ever co
 numba keys its cache on (source hash, signature, target triple, CPU name, CPU features);
 ``NUMBA_CPU_NAME=generic`` makes CPU name and features machine-independent, which is why it
 must be set both here and at run time (the Dockerfile's ENV does both). At run time
-handler/lambda_handler.py copies the cache to /tmp (Lambda's only writable place) first.
+ocrservice/lambda_handler.py copies the cache to /tmp (Lambda's only writable place) first.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def sign(seed: int) -> Image.Image:
     for t in lines:
         d.text(((w - font.getlength(t)) / 2, y), t, fill=fg, font=font)
         y += size * 1.3
-    return img.rotate(rng.uniform(-6, 6), resample=Image.BICUBIC, fillcolor=scene)
+    return img.rotate(rng.uniform(-6, 6), resample=Image.Resampling.BICUBIC, fillcolor=scene)
 
 
 def screenshot(seed: int) -> Image.Image:

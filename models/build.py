@@ -16,7 +16,9 @@ ocrcore.synth, and written as ``<name>.int8.onnx``: optionally after folding Con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import math
 import random
@@ -51,6 +53,28 @@ def log(msg: str) -> None:
     print(f"[models] {msg}", flush=True)
 
 
+@contextlib.contextmanager
+def quiet():
+    """Silence ONNX Runtime's quantiser while it works: its progress prints, its advice through
+    the root logger and ORT's own graph warnings (a hundred lines per build); ``log`` says what
+    was done instead, and a failure still raises with its message."""
+    import logging
+    import warnings
+
+    import onnxruntime as ort
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    ort.set_default_logger_severity(3)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
 def fetch_wheel(name: str, spec: dict) -> Path:
     """The verified wheel, from the cache or ``pip download --no-deps``."""
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -59,7 +83,7 @@ def fetch_wheel(name: str, spec: dict) -> Path:
         log(f"downloading {name}=={spec['version']} (wheel only, no dependencies)")
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-qq",
                  "-d", tmp, f"{name}=={spec['version']}"],
                 check=True,
             )
@@ -297,19 +321,20 @@ def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: 
         def get_next(self):
             return next(self._it, None)
 
-    quantize_static(
-        str(fp32), str(int8), Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        reduce_range=reduce_range,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["Conv", "MatMul"],
-        nodes_to_exclude=keep_fp32,
-        nodes_to_quantize=nodes,
-        calibrate_method=CalibrationMethod.Percentile if method == "percentile" else CalibrationMethod.MinMax,
-        extra_options={"CalibStridedMinMax": stride, **({"CalibPercentile": 99.99} if method == "percentile" else {})},
-    )
+    with quiet():
+        quantize_static(
+            str(fp32), str(int8), Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=reduce_range,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv", "MatMul"],
+            nodes_to_exclude=keep_fp32,
+            nodes_to_quantize=nodes,
+            calibrate_method=CalibrationMethod.Percentile if method == "percentile" else CalibrationMethod.MinMax,
+            extra_options={"CalibStridedMinMax": stride, **({"CalibPercentile": 99.99} if method == "percentile" else {})},
+        )
 
 
 # ----------------------------------------------------------------------------- main

@@ -114,10 +114,17 @@ def eval_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
+    from .models import ModelsMissingError
+
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "eval":
-        return eval_main(argv[1:])
-    return predict_main(argv)
+    try:
+        if argv and argv[0] == "eval":
+            return eval_main(argv[1:])
+        return predict_main(argv)
+    except (ConfigError, ModelsMissingError) as exc:
+        print(f"ocr: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

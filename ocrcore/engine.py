@@ -6,63 +6,22 @@ threads can share it; ONNX Runtime sessions are thread-safe for ``run``.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from .config import EngineConfig
 from .cores import CorePool
 from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
-from .decode import DEFAULT_MAX_PIXELS, decode_image
-from .detect import DetParams, Detector
+from .decode import decode_image
+from .detect import Detector
 from .host import cpu_info, usable_cores
 from .models import profile_files
 from .precision import Choice
 from .preprocess import EnhanceMode, enhance
-from .recognize import RecParams, Recognizer, load_charset
-from .runtime import make_session
+from .recognize import Recognizer, load_charset
+from .runtime import configure_process, make_session
 from .types import Line, OCRResult
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Everything fixed at load time. Per-call options are arguments of :meth:`OCREngine.ocr`."""
-
-    profile: str = "small"
-    precision: str = "auto"
-    # Cores the engine computes on, shared by all concurrent calls (ocrcore.cores): a lone image
-    # uses all of them, concurrent images split them. 0 = every core this process may use.
-    threads: int = 0
-    spin: bool = False  # let idle ONNX Runtime threads busy-wait (see models.make_session)
-    # 0/180 classifier default, overridable per call. Off: measured on the eval sets it flips
-    # more right-side-up words than it rescues, and changes nothing on full pages (docs/accuracy.md).
-    use_cls: bool = False
-    enhance: EnhanceMode = "auto"
-    min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    model_dir: Path | None = None
-    det: DetParams = field(default_factory=DetParams)
-    rec: RecParams = field(default_factory=RecParams)
-
-    @classmethod
-    def from_env(cls, **overrides) -> "EngineConfig":
-        """Read ``OCR_PROFILE``, ``OCR_PRECISION``, ``OCR_THREADS``, ``OCR_CLS``, ``OCR_ENHANCE``,
-        ``OCR_MAX_PIXELS``, ``OCR_MODEL_DIR``; keyword overrides win."""
-        env = os.environ
-        values = dict(
-            profile=env.get("OCR_PROFILE", "small"),
-            precision=env.get("OCR_PRECISION", "auto"),
-            threads=int(env.get("OCR_THREADS", "0")),
-            spin=env.get("OCR_SPIN", "0").lower() in ("1", "true", "yes", "on"),
-            use_cls=env.get("OCR_CLS", "0").lower() not in ("0", "false", "no", "off", ""),
-            enhance=env.get("OCR_ENHANCE", "auto"),
-            max_pixels=int(env.get("OCR_MAX_PIXELS", str(DEFAULT_MAX_PIXELS))),
-            model_dir=Path(env["OCR_MODEL_DIR"]) if env.get("OCR_MODEL_DIR") else None,
-        )
-        values.update(overrides)
-        return cls(**values)
 
 
 class OCREngine:
@@ -74,6 +33,7 @@ class OCREngine:
         elif overrides:
             raise TypeError("pass either a config or keyword overrides, not both")
         self.config = config
+        configure_process()
         self.cores = CorePool(config.threads if config.threads > 0 else usable_cores())
         # Sessions run single-threaded (parallelism comes from self.cores); the precision choice is
         # measured at that thread count. The detector has a second, multi-threaded session used

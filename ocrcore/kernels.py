@@ -14,17 +14,19 @@ warmed by :func:`warm_up` when an engine that will use them loads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # --------------------------------------------------------------------------- binarisation
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def sauvola_binarize(gray: np.ndarray, window: int, k: float, r: float) -> np.ndarray:
     """Sauvola adaptive threshold via integral images: 255 where ink is absent, 0 on ink.
 
-    T = m * (1 + k * (s / r - 1)) over a ``window`` x ``window`` neighbourhood; OpenCV has no
-    Sauvola, and the numpy version needs several full-size float64 temporaries.
+    T = m * (1 + k * (s / r - 1)) over a ``window`` x ``window`` neighbourhood (Sauvola and
+    Pietikainen 2000); OpenCV has no Sauvola, and the numpy version needs several full-size
+    float64 temporaries. Serial: the engine's workers call it concurrently, and numba's default
+    threading layer is not safe for that (nor should a kernel fan out beyond ocrcore.cores).
     """
     h, w = gray.shape
     integ = np.zeros((h + 1, w + 1), dtype=np.float64)
@@ -40,7 +42,7 @@ def sauvola_binarize(gray: np.ndarray, window: int, k: float, r: float) -> np.nd
             integ2[y + 1, x + 1] = integ2[y, x + 1] + row2
     half = window // 2
     out = np.empty((h, w), dtype=np.uint8)
-    for y in prange(h):
+    for y in range(h):
         y0 = max(0, y - half)
         y1 = min(h, y + half + 1)
         for x in range(w):

@@ -1,8 +1,10 @@
 """Runtime settings of the libraries the engine computes with, in one place: ONNX Runtime
-sessions (threads, spinning, memory arena) and the process's malloc.
+sessions (threads, spinning, memory arena), OpenCV's thread pool, numba's cache directory,
+Pillow's decompression-bomb check, and the process's malloc.
 
-Every entry point (service, CLI, Lambda, bulk, benchmarks) gets its sessions from here, so a
-measured default changes everywhere at once.
+Every engine applies :func:`configure_process` when it loads (the service, the CLI, Lambda,
+bulk and the benchmarks all build engines), and gets its sessions from :func:`make_session`, so
+a measured default changes everywhere at once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,44 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import onnxruntime as ort
+
+
+_CONFIGURED = False
+
+
+def default_numba_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/ocr/numba`` (or ``~/.cache/ocr/numba``): numba's ``cache=True`` would
+    otherwise write next to the package, which fails on read-only installs (Lambda, system dirs)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "ocr", "numba")
+
+
+def configure_process() -> None:
+    """Process-wide library settings, applied once (idempotent), before any kernel runs:
+
+    - OpenCV's own thread pool off (``cv2.setNumThreads(1)``): the engine parallelises across
+      images, recognition batches and tiles itself (ocrcore.cores); OpenCV fanning out inside a
+      resize or warp would run more threads than cores under load.
+    - ``NUMBA_CACHE_DIR`` defaulted (:func:`default_numba_cache_dir`) while numba is not yet
+      imported: numba reads it once, at import (only ``OCR_ENHANCE=binarize`` imports numba).
+    - Pillow's decompression-bomb check off (``Image.MAX_IMAGE_PIXELS = None``): the engine's own
+      pixel cap (``OCR_MAX_PIXELS``) is checked from the header before any pixel is decoded
+      (ocrcore.decode), and Pillow's check warns through the process-global ``warnings`` module,
+      which is not thread-safe to filter per call.
+    """
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    import sys
+
+    import cv2
+    from PIL import Image
+
+    cv2.setNumThreads(1)
+    if "numba" not in sys.modules:
+        os.environ.setdefault("NUMBA_CACHE_DIR", default_numba_cache_dir())
+    Image.MAX_IMAGE_PIXELS = None
+    _CONFIGURED = True
 
 
 def make_session(path: Path, threads: int, spin: bool = False) -> "ort.InferenceSession":

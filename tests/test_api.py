@@ -318,11 +318,17 @@ def test_metrics_and_log_line(server, server_proc, synth_png):
     data, _ = synth_png(31, size=(500, 300), n_lines=2)
     r = post_image(server, data, headers={"X-Request-ID": "log-check-31"})
     assert r.status_code == 200
-    text = httpx.get(f"{server}/metrics", timeout=10).text
-    assert 'ocr_http_requests_total{method="POST",route="/api/ocr",status="200"}' in text
-    assert 'ocr_http_request_duration_seconds_bucket{route="/api/ocr",le="+Inf"}' in text
-    assert "ocr_http_requests_in_flight " in text and "ocr_jobs_in_flight " in text
-    assert 'ocr_stage_duration_seconds_count{stage="detect"}' in text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    resp = httpx.get(f"{server}/metrics", timeout=10)
+    assert resp.headers["content-type"].startswith("text/plain")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(resp.text) for s in fam.samples}
+    assert samples[("ocr_http_requests_total", (("method", "POST"), ("route", "/api/ocr"), ("status", "200")))] >= 1
+    assert samples[("ocr_http_request_duration_seconds_bucket", (("le", "+Inf"), ("route", "/api/ocr")))] >= 1
+    assert samples[("ocr_stage_duration_seconds_count", (("stage", "detect"),))] >= 1
+    assert ("ocr_http_requests_in_flight", ()) in samples and ("ocr_jobs_in_flight", ()) in samples
+    assert samples[("process_resident_memory_bytes", ())] > 50e6  # process metrics come with the library
 
     lines = [json.loads(x) for x in server_proc.log_text().splitlines() if x.startswith("{") and "log-check-31" in x]
     assert len(lines) == 1, server_proc.log_text()[-2000:]
@@ -402,3 +408,15 @@ def test_presigned_upload_then_ocr_by_key(start_server, moto_s3, synth_png):
     assert_error(httpx.post(f"{srv.url}/api/ocr", json={"s3_key": "secrets/passwd"}, timeout=30), 400, "invalid_s3_key")
     assert_error(httpx.post(f"{srv.url}/api/ocr", json={"s3_key": "uploads/../x"}, timeout=30), 400, "invalid_s3_key")
     assert_error(httpx.post(f"{srv.url}/api/uploads", json={"content_type": "text/plain"}, timeout=30), 415, "unsupported_media_type")
+
+
+def test_the_readme_example_works(server):
+    """README: `curl -F image=@docs/sample.png http://127.0.0.1:8080/api/ocr`."""
+    from .helpers import ROOT
+
+    r = httpx.post(f"{server}/api/ocr", files={"image": ("sample.png", (ROOT / "docs" / "sample.png").read_bytes())},
+                   headers={"Cache-Control": "no-cache"}, timeout=60)
+    assert r.status_code == 200
+    texts = [line["text"] for line in r.json()["text"]]
+    assert texts[0] == "北京市朝阳区建国路88号"
+    assert any("Total" in t for t in texts) and any("82.50" in t for t in texts)

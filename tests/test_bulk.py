@@ -1,4 +1,4 @@
-"""Bulk OCR (handler/bulk.py) against moto's S3 and SQS server on 127.0.0.1, with the real engine.
+"""Bulk OCR (ocrservice/bulk.py) against moto's S3 and SQS server on 127.0.0.1, with the real engine.
 
 The wiring is the deployed one: the bucket notifies the queue of objects created under
 ``input/``, the queue redrives to a dead-letter queue, and the test plays Lambda's SQS event
@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from handler import bulk
+from ocrservice import bulk
 from ocrcore import EngineConfig, OCREngine
 from ocrcore.synth import render_page
 from tests.helpers import jpeg_bytes, moto_server, png_bytes
@@ -262,8 +262,10 @@ def test_messages_not_started_before_the_timeout_are_returned_for_retry(aws, eng
 
 
 def test_settings_from_env():
-    s = bulk.BulkSettings.from_env(
+    from ocrservice.config import load_settings
+
+    s = bulk.BulkSettings.from_settings(load_settings(
         {"OCR_BULK_RESULTS_PREFIX": "/out", "OCR_BULK_ERRORS_PREFIX": "bad/", "OCR_BULK_MAX_BYTES": "10", "OCR_BULK_MAX_ATTEMPTS": "3"}
-    )
+    ))
     assert (s.results_prefix, s.errors_prefix, s.max_bytes, s.max_attempts) == ("out/", "bad/", 10, 3)
     assert bulk.result_key("input/a b.png", s) == "out/input/a b.png.json"

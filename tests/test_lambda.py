@@ -1,4 +1,4 @@
-"""The Lambda entry (handler/lambda_handler.py) with the real engine (tiny profile).
+"""The Lambda entry (ocrservice/lambda_handler.py) with the real engine (tiny profile).
 
 Events are built by hand the way API Gateway REST (v1, binary media types on), HTTP API (v2)
 and Function URLs (v2) deliver them, multipart bodies base64-encoded, and passed to the real
@@ -178,7 +178,7 @@ def similarity(lines: list[dict], truth) -> float:
 
 @pytest.fixture(scope="module")
 def lam():
-    """handler.lambda_handler imported with the environment the template sets, S3 in moto."""
+    """ocrservice.lambda_handler imported with the environment the template sets, S3 in moto."""
     with pytest.MonkeyPatch.context() as mp, moto_server() as endpoint:
         env = {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -201,10 +201,10 @@ def lam():
         for k, v in env.items():
             mp.setenv(k, v)
         boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(Bucket=BUCKET)
-        if "handler.lambda_handler" in sys.modules:
-            mod = importlib.reload(sys.modules["handler.lambda_handler"])
+        if "ocrservice.lambda_handler" in sys.modules:
+            mod = importlib.reload(sys.modules["ocrservice.lambda_handler"])
         else:
-            mod = importlib.import_module("handler.lambda_handler")
+            mod = importlib.import_module("ocrservice.lambda_handler")
         mod.endpoint = endpoint
         yield mod
 
@@ -362,7 +362,7 @@ def test_prepare_numba_cache_copies_a_read_only_cache(tmp_path, lam):
 
 _CHILD = r"""
 import json, os, sys
-import handler.lambda_handler as lh
+import ocrservice.lambda_handler as lh
 from numba.core.dispatcher import Dispatcher
 from ocrcore import kernels
 
@@ -387,7 +387,7 @@ def test_read_only_baked_cache_is_copied_to_tmp_and_no_kernel_compiles(tmp_path)
         if not shutil.which("setpriv"):
             pytest.skip("running as root without setpriv: cannot make the baked cache read-only")
         as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run([*as_user, sys.executable, "-c", "import handler.bulk, mangum, onnxruntime, cv2"],
+        probe = subprocess.run([*as_user, sys.executable, "-c", "import ocrservice.bulk, mangum, onnxruntime, cv2"],
                                check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
         if probe.returncode != 0:
             pytest.skip(f"cannot run the repository as an unprivileged user here: {probe.stderr[-300:]}")

@@ -1,8 +1,10 @@
-"""The load-test gate (pure logic on synthetic stats), the samples, a short real load run, and the
-edge-install files' static checks.
+"""The load-test gate (on locust's real statistics objects and on synthetic summaries), the RSS
+trend, the shared server helper, the samples, short real load runs, and the edge-install files'
+static checks.
 
-Locust itself is never imported here (its gevent monkey-patching would leak into the other
-tests); the real runs spawn ``python -m loadtest.run``, which spawns locust.
+Locust itself is never imported in this process (its gevent monkey-patching would leak into the
+other tests): locust's statistics are exercised in a subprocess, and the real runs spawn
+``python -m loadtest.run``, which spawns locust.
 """
 
 from __future__ import annotations
@@ -14,83 +16,88 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from loadtest import samples as samples_mod
-from loadtest.run import (
-    EXIT_GATE_FAILED,
-    EXIT_PASS,
+from loadtest.gate import (
     Summary,
     Thresholds,
-    evaluate,
-    percentile,
+    memory_checks,
     rss_slope_mb_per_min,
-    summarize,
+    traffic_checks,
 )
+from loadtest.run import EXIT_GATE_FAILED, EXIT_PASS
+from loadtest.server import ServerError, ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 EDGE = ROOT / "infra" / "edge"
 
+# Builds locust's own RequestStats as the locustfile's users would fill them (a failure is
+# log_request + log_error), with the locustfile's 1 ms buckets, and prints the gate's verdict.
+LOCUST_STATS_SCRIPT = """
+import json, sys
+from dataclasses import asdict
+import loadtest.locustfile  # installs the 1 ms response-time buckets
+from locust.stats import RequestStats
+from loadtest import gate
 
-# ------------------------------------------------------------------------------ percentile / summarize
-
-
-def test_percentile_follows_locusts_rule():
-    """Locust's rule (what its HTML report shows): the largest recorded time t with at most
-    int(n * q) requests faster than t; with an even split that is the upper median."""
-    hist = {"100": 50, "200": 45, "900": 4, "1500": 1}  # JSON keys are strings
-    assert percentile(hist, 0.5) == 200
-    assert percentile({"100": 51, "200": 49}, 0.5) == 100
-    assert percentile(hist, 0.95) == 900
-    assert percentile(hist, 0.99) == 1500
-    assert percentile(hist, 1.0) == 1500
-    assert percentile({}, 0.5) == 0
-    assert percentile({str(v): 1 for v in range(1, 11)}, 0.5) == 6
-    assert percentile({str(v): 1 for v in range(1, 12)}, 0.5) == 6
-    assert percentile({str(v): 1 for v in range(1, 11)}, 0.95) == 10
-
-
-def _entry(name: str, times: dict[int, int], failures: int = 0, start: float = 1000.0, last: float = 1060.0) -> dict:
-    n = sum(times.values())
-    return {
-        "name": name, "method": "POST", "start_time": start, "last_request_timestamp": last,
-        "num_requests": n, "num_none_requests": 0, "num_failures": failures,
-        "total_response_time": sum(k * v for k, v in times.items()),
-        "max_response_time": max(times), "min_response_time": min(times), "total_content_length": 0,
-        "response_times": {str(k): v for k, v in times.items()}, "num_reqs_per_sec": {}, "num_fail_per_sec": {},
-    }
+stats = RequestStats()
+for name, times, failures in json.loads(sys.argv[1]):
+    for ms, count in times.items():
+        for _ in range(count):
+            stats.log_request("POST", name, int(ms), 100)
+    for _ in range(failures):
+        stats.log_error("POST", name, "HTTP 500")
+stats.total.start_time, stats.total.last_request_timestamp = 1000.0, 1060.0
+summary = gate.summarize(stats, errors=int(sys.argv[2]))
+print(json.dumps({"summary": asdict(summary), "checks": [asdict(c) for c in gate.traffic_checks(summary, gate.Thresholds())]}))
+"""
 
 
-def test_summarize_aggregates_categories_and_uses_the_recorded_start():
-    entries = [
-        _entry("/api/ocr [document]", {400: 30, 600: 10}, start=1001.0, last=1059.0),
-        _entry("/api/ocr [sign]", {200: 38, 950: 2}, failures=1, start=1000.5, last=1060.0),
-    ]
-    s = summarize(entries, start=1000.0)
-    assert s.requests == 80 and s.failures == 1
-    assert s.duration_s == 60.0
-    assert s.images_per_min == 79.0  # successful replies per minute
-    assert s.median_ms == 400 and s.p95_ms == 600 and s.max_ms == 950
-    assert set(s.per_category) == {"document", "sign"}
-    assert s.per_category["sign"]["failures"] == 1 and s.per_category["document"]["median_ms"] == 400
-    # without a recorded start: the earliest entry start_time (first reply)
-    assert summarize(entries).duration_s == 59.5
+def _locust_gate(entries: list, errors: int = 0) -> dict:
+    proc = subprocess.run([sys.executable, "-c", LOCUST_STATS_SCRIPT, json.dumps(entries), str(errors)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
-# ------------------------------------------------------------------------------ the gate
+def test_gate_on_locusts_own_statistics():
+    """Per-category rows from the ``/api/ocr [<category>]`` names, locust's percentile rule (the
+    upper median for an even split), throughput over locust's start-to-last-reply window, and
+    response times kept to the millisecond: 995 ms must stay under the 1 s gate (locust's default
+    buckets would round it to 1000 and fail)."""
+    got = _locust_gate([["/api/ocr [document]", {"400": 30, "600": 10}, 0],
+                        ["/api/ocr [sign]", {"200": 38, "995": 2}, 1]])
+    s = got["summary"]
+    assert s["requests"] == 80 and s["failures"] == 1 and s["errors"] == 0
+    assert s["duration_s"] == 60.0 and s["images_per_min"] == 79.0 and s["requests_per_min"] == 80.0
+    assert s["median_ms"] == 400 and s["p95_ms"] == 600 and s["max_ms"] == 995
+    assert set(s["per_category"]) == {"document", "sign"}
+    assert s["per_category"]["sign"]["failures"] == 1 and s["per_category"]["document"]["median_ms"] == 400
+    assert {c["name"] for c in got["checks"] if not c["ok"]} == {"failures"}  # one failed request
+
+    slow = _locust_gate([["/api/ocr [scan]", {"995": 60, "999": 40}, 0]])
+    assert slow["summary"]["median_ms"] == 995 and slow["summary"]["p95_ms"] == 999
+    assert all(c["ok"] for c in slow["checks"])
+    assert {c["name"] for c in _locust_gate([["/api/ocr [scan]", {"1000": 60}, 0]])["checks"] if not c["ok"]} == {"median", "p95"}
+    assert {c["name"] for c in _locust_gate([["/api/ocr [scan]", {"100": 60}, 0]], errors=1)["checks"] if not c["ok"]} == {"failures"}
+    # nothing answered: nothing passes
+    assert {c["name"] for c in _locust_gate([])["checks"] if not c["ok"]} == {"median", "p95", "throughput", "failures"}
 
 
 def _summary(**kw) -> Summary:
     base = {"requests": 120, "failures": 0, "median_ms": 450.0, "p95_ms": 800.0, "p99_ms": 900.0, "max_ms": 950.0,
             "mean_ms": 480.0, "duration_s": 60.0, "images_per_min": 120.0}
-    base.update(kw)
-    return Summary(**base)
+    return Summary(**{**base, **kw})
+
+
+def _failing(summary: Summary, th: Thresholds | None = None) -> set[str]:
+    return {c.name for c in traffic_checks(summary, th or Thresholds()) if not c.ok}
 
 
 def test_gate_passes_good_figures():
-    gate = evaluate(_summary(), Thresholds())
-    assert gate.passed and not gate.failed()
-    assert [c.name for c in gate.checks] == ["median", "p95", "throughput", "failures"]
+    checks = traffic_checks(_summary(), Thresholds())
+    assert [c.name for c in checks] == ["median", "p95", "throughput", "failures"] and all(c.ok for c in checks)
 
 
 @pytest.mark.parametrize(
@@ -100,36 +107,58 @@ def test_gate_passes_good_figures():
         ({"p95_ms": 1000.0}, {"p95"}),
         ({"images_per_min": 59.9}, {"throughput"}),
         ({"failures": 1}, {"failures"}),
+        ({"errors": 1}, {"failures"}),  # an exception in the locust task counts too
         ({"requests": 0, "median_ms": 0.0, "p95_ms": 0.0, "images_per_min": 0.0}, {"median", "p95", "throughput", "failures"}),
     ],
 )
 def test_gate_fails_each_threshold(figures, failing):
-    gate = evaluate(_summary(**figures), Thresholds())
-    assert not gate.passed
-    assert {c.name for c in gate.failed()} == failing
+    assert _failing(_summary(**figures)) == failing
 
 
 def test_gate_thresholds_are_parameters():
     s = _summary(median_ms=1500.0, p95_ms=2500.0, images_per_min=30.0, failures=2)
-    assert evaluate(s, Thresholds(max_median_s=2, max_p95_s=3, min_images_per_min=20, max_failures=2)).passed
-    assert not evaluate(_summary(), Thresholds(max_median_s=0.001)).passed
+    assert not _failing(s, Thresholds(max_median_s=2, max_p95_s=3, min_images_per_min=20, max_failures=2))
+    assert _failing(_summary(), Thresholds(max_median_s=0.001)) == {"median"}
 
 
-def test_rss_slope_and_memory_gate():
+def test_rss_slope_and_memory_checks():
     flat = [(t, 800 + (3 if t % 10 else -3)) for t in range(0, 300, 5)]
     growing = [(t, 800 + t * 0.5) for t in range(0, 300, 5)]  # 30 MB/min
     warming = [(t, 800 + min(t, 120) * 2) for t in range(0, 300, 5)]  # grows, then settles
     assert abs(rss_slope_mb_per_min(flat)) < 2
     assert rss_slope_mb_per_min(growing) == pytest.approx(30.0)
     assert abs(rss_slope_mb_per_min(warming)) < 1e-9
-    assert rss_slope_mb_per_min(growing[:5]) is None  # too few samples in the second half
-    th = Thresholds(max_rss_slope_mb_per_min=20)
-    assert evaluate(_summary(), th, rss_slope_mb_per_min(flat)).passed
-    assert evaluate(_summary(), th, rss_slope_mb_per_min(warming)).passed
-    bad = evaluate(_summary(), th, rss_slope_mb_per_min(growing))
-    assert {c.name for c in bad.failed()} == {"rss_slope"}
-    assert not evaluate(_summary(), th, None).passed  # memory asked for but not measured
-    assert evaluate(_summary(), Thresholds(), None).passed  # memory not asked for
+    assert rss_slope_mb_per_min(warming, fit_from=0.0) > 20  # the warm-up itself is not flat
+    assert rss_slope_mb_per_min(growing[:5]) is None  # too few samples after warm-up
+    assert rss_slope_mb_per_min([(5, 800)] * 6) is None  # no time span
+    th = Thresholds(max_rss_slope_mb_per_min=20, max_peak_rss_mb=1000)
+    assert all(c.ok for c in memory_checks(th, rss_slope_mb_per_min(flat), 900))
+    assert all(c.ok for c in memory_checks(th, rss_slope_mb_per_min(warming), 900))
+    assert {c.name for c in memory_checks(th, rss_slope_mb_per_min(growing), 900) if not c.ok} == {"rss_slope"}
+    assert {c.name for c in memory_checks(th, 0.0, 1001) if not c.ok} == {"peak_rss"}
+    assert {c.name for c in memory_checks(th, None, None) if not c.ok} == {"rss_slope", "peak_rss"}  # asked, not measured
+    assert memory_checks(Thresholds(), None, None) == []  # not asked for
+
+
+# ------------------------------------------------------------------------------ the shared server helper
+
+
+def test_server_that_fails_to_start_is_reported_and_its_process_group_stopped(tmp_path):
+    """A bad setting makes the server exit at once: the error says so and carries the log's tail,
+    and nothing of the process group (here a child the wrapper left behind) survives."""
+    srv = ServerProcess({"OCR_PROFILE": "bogus"}, log_dir=tmp_path, wrap=["sh", "-c", 'sleep 600 & exec "$@"', "sh"])
+    with pytest.raises(ServerError, match=r"(?s)exited with status 2.*configuration error.*OCR_PROFILE"):
+        srv.start(timeout_s=60)
+    assert srv.url.startswith("http://127.0.0.1:") and srv.log_path.parent == tmp_path
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "600"]
+                and _pgid(p.pid) == srv.pid]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 # ------------------------------------------------------------------------------ samples
@@ -170,7 +199,7 @@ def test_short_load_run_passes_the_gate_and_writes_reports(tmp_path):
     out = tmp_path / "reports"
     proc = _run(["--profile", "tiny", "-t", "25", "-u", "2", "--no-eval", "--out", str(out), "--name", "ci"], timeout=280)
     print(proc.stdout[-4000:], proc.stderr[-4000:])
-    for suffix in (".html", ".json", "_stats.csv", "_stats_history.csv", "_failures.csv", "_summary.json"):
+    for suffix in (".html", ".json", "_stats.csv", "_stats_history.csv", "_failures.csv", "_gate.json", "_summary.json"):
         assert (out / f"ci{suffix}").is_file(), f"missing report ci{suffix}"
     report = json.loads((out / "ci_summary.json").read_text())
     assert report["settings"]["server"]["profile"] == "tiny"
@@ -188,15 +217,34 @@ def test_short_load_run_passes_the_gate_and_writes_reports(tmp_path):
 
 @pytest.mark.timeout(240)
 def test_impossible_threshold_fails_the_run(server_proc, tmp_path):
-    """A median under 1 ms cannot be met: run.py must exit 1. Against the shared test server
-    (``--url``; it keeps its result cache, which the load test bypasses with no-cache)."""
-    proc = _run(["--url", server_proc.url, "--server-pid", str(server_proc.proc.pid), "-t", "6", "-u", "1", "--no-eval",
-                 "--max-median", "0.001", "--out", str(tmp_path), "--name", "strict"], timeout=220)
+    """A median under 1 ms cannot be met: locust's gate and run.py must exit 1; nor can 100,000
+    requests in a 6-s cap. Against the shared test server (``--url``; it keeps its result cache,
+    which the load test bypasses with no-cache)."""
+    proc = _run(["--url", server_proc.url, "--server-pid", str(server_proc.pid), "-t", "6", "--requests", "100000",
+                 "-u", "1", "--no-eval", "--max-median", "0.001", "--out", str(tmp_path), "--name", "strict"], timeout=220)
     assert proc.returncode == EXIT_GATE_FAILED, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[FAIL] median" in proc.stdout and "GATE FAILED" in proc.stdout
     report = json.loads((tmp_path / "strict_summary.json").read_text())
-    assert report["passed"] is False and report["summary"]["requests"] > 0 and report["summary"]["failures"] == 0
-    assert "median" in {c["name"] for c in report["checks"] if not c["ok"]}
+    assert report["passed"] is False and report["locust_exit_code"] == 1
+    assert report["summary"]["requests"] > 0 and report["summary"]["failures"] == 0
+    assert {"median", "requests"} <= {c["name"] for c in report["checks"] if not c["ok"]}
+
+
+@pytest.mark.timeout(300)
+def test_soak_by_request_count_stops_at_exactly_n_and_gates_memory(server_proc, tmp_path):
+    """``--requests N`` posts exactly N requests; the soak adds the RSS trend (with a huge limit:
+    the point here is that it is measured and reported, not the server's memory)."""
+    proc = _run(["--url", server_proc.url, "--server-pid", str(server_proc.pid), "--soak", "--requests", "9", "-u", "2",
+                 "--no-eval", "--rss-interval", "0.25", "--max-rss-slope", "1e6", "--max-peak-rss", "1e6",
+                 "--max-median", "60", "--max-p95", "60", "--min-throughput", "0", "--out", str(tmp_path), "--name", "n9"],
+                timeout=280)
+    assert proc.returncode == EXIT_PASS, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "n9_summary.json").read_text())
+    assert report["summary"]["requests"] == 9 and report["summary"]["failures"] == 0
+    assert report["summary"]["requests_per_min"] > 0 and report["settings"]["run_time_s"] is None
+    assert {"rss_slope", "peak_rss", "requests"} <= {c["name"] for c in report["checks"] if c["ok"]}
+    assert len(report["rss_mb"]["series"]) >= 8 and report["rss_mb"]["high_water_mark"] > 0
+    assert "RSS series (s:MB)" in proc.stdout and "requests/min" in proc.stdout
 
 
 # ------------------------------------------------------------------------------ edge install files
@@ -243,7 +291,7 @@ def test_systemd_unit_has_the_required_settings():
     for needle in ("Restart=on-failure", "MemoryMax=", "EnvironmentFile=", "ExecStart="):
         assert needle in unit
     env = (EDGE / "ocr.env").read_text()
-    assert "OCR_PROFILE=" in env and "OCR_THREADS=" in env
+    assert "OCR_PROFILE=" in env and "OCR_WORKERS=" in env  # OCR_THREADS defaults to all cores
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not available")

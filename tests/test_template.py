@@ -115,7 +115,7 @@ def test_api_function_is_a_container_image_with_parameters(cfn):
     assert fn["Architectures"] == [{"Ref": "Architecture"}]
     assert fn["MemorySize"] == {"Ref": "MemorySize"} and fn["Timeout"] == {"Ref": "Timeout"}
     assert 1769 <= params["MemorySize"]["Default"] <= 10240 and params["Timeout"]["Default"] == 30
-    assert fn["ImageConfig"]["Command"] == ["handler.lambda_handler.handler"]
+    assert fn["ImageConfig"]["Command"] == ["ocrservice.lambda_handler.handler"]
     env = fn["Environment"]["Variables"]
     for name in ("OCR_PROFILE", "OCR_MAX_PIXELS", "OCR_MAX_BYTES", "OCR_UPLOAD_BUCKET", "OCR_UPLOAD_EXPIRES"):
         assert name in env, name
@@ -169,7 +169,7 @@ def test_bulk_is_optional_and_wired_for_retries_and_a_dead_letter_queue(cfn):
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert esm["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "BulkMaxConcurrency"}
     fn = res["OcrBulkFunction"]["Properties"]
-    assert fn["ImageConfig"]["Command"] == ["handler.lambda_handler.bulk_handler"]
+    assert fn["ImageConfig"]["Command"] == ["ocrservice.lambda_handler.bulk_handler"]
     assert res["OcrBulkFunction"]["Metadata"] == res["OcrFunction"]["Metadata"]  # the same image
     notif = res["BulkBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0]
     assert notif["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": {"Ref": "BulkInputPrefix"}}]
@@ -178,7 +178,7 @@ def test_bulk_is_optional_and_wired_for_retries_and_a_dead_letter_queue(cfn):
 
 
 def test_every_environment_variable_is_read_by_the_code(cfn):
-    code = "\n".join(p.read_text() for d in ("ocrcore", "handler") for p in (ROOT / d).glob("*.py"))
+    code = "\n".join(p.read_text() for d in ("ocrcore", "ocrservice") for p in (ROOT / d).glob("*.py"))
     for lid, res in cfn["Resources"].items():
         if res["Type"] != "AWS::Lambda::Function":
             continue
@@ -187,7 +187,7 @@ def test_every_environment_variable_is_read_by_the_code(cfn):
 
 
 def test_lambda_entry_points_exist():
-    tree = ast.parse((ROOT / "handler" / "lambda_handler.py").read_text())
+    tree = ast.parse((ROOT / "ocrservice" / "lambda_handler.py").read_text())
     names = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
     names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     for command in ("handler", "bulk_handler"):
@@ -236,7 +236,7 @@ def test_dockerfile_base_env_and_command():
     runs = " ".join(rest for op, rest in ins if op == "RUN")
     assert "build_numba_cache.py" in runs
     cmd = [rest for op, rest in ins if op == "CMD"]
-    assert cmd and json.loads(cmd[-1]) == ["handler.lambda_handler.handler"]
+    assert cmd and json.loads(cmd[-1]) == ["ocrservice.lambda_handler.handler"]
 
 
 def test_dockerfile_copies_exist_and_are_in_the_build_context():

@@ -159,7 +159,7 @@ log "wrote $UNIT_DIR/ocr.service (MemoryMax=$MEMORY_MAX)"
 
 if ! command -v systemctl >/dev/null 2>&1 || [ ! -d /run/systemd/system ]; then
     log "systemd is not running here: start by hand with"
-    log "  cd $PREFIX/app && sudo -u $OCR_USER env \$(grep -v '^#' $ETC_DIR/ocr.env | xargs) $PREFIX/venv/bin/python -m handler.serve"
+    log "  cd $PREFIX/app && sudo -u $OCR_USER env \$(grep -v '^#' $ETC_DIR/ocr.env | xargs) $PREFIX/venv/bin/python -m ocrservice.serve"
     exit 0
 fi
 systemctl daemon-reload

@@ -4,7 +4,7 @@
                          fails ->  s3://bucket/errors/input/a/b.jpg.json + the message is retried,
                                    then moved to the dead-letter queue by SQS's redrive policy
 
-The Lambda entry is ``handler.lambda_handler.bulk_handler`` (same image as the API, a second
+The Lambda entry is ``ocrservice.lambda_handler.bulk_handler`` (same image as the API, a second
 handler; the engine and numba cache are set up there once per container). This module is the
 logic only, with the engine and the S3 client passed in, so tests drive it with moto.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -46,20 +45,11 @@ class BulkSettings:
     reserve_ms: int = 5000  # stop starting new messages when less than this (or 2x the slowest) is left
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> BulkSettings:
-        e = os.environ if env is None else env
-
-        def prefix(name: str, default: str) -> str:
-            p = (e.get(name, "") or default).strip().lstrip("/")
-            return p if p.endswith("/") else p + "/"
-
-        return cls(
-            results_prefix=prefix("OCR_BULK_RESULTS_PREFIX", "results/"),
-            errors_prefix=prefix("OCR_BULK_ERRORS_PREFIX", "errors/"),
-            max_bytes=int(e.get("OCR_BULK_MAX_BYTES", "") or 50 * MiB),
-            max_attempts=int(e.get("OCR_BULK_MAX_ATTEMPTS", "") or 0),
-            reserve_ms=int(e.get("OCR_BULK_RESERVE_MS", "") or 5000),
-        )
+    def from_settings(cls, settings) -> BulkSettings:
+        """The bulk part of :class:`ocrservice.config.Settings` (``OCR_BULK_*``)."""
+        return cls(results_prefix=settings.bulk_results_prefix, errors_prefix=settings.bulk_errors_prefix,
+                   max_bytes=settings.bulk_max_bytes, max_attempts=settings.bulk_max_attempts,
+                   reserve_ms=settings.bulk_reserve_ms)
 
 
 @dataclass(frozen=True)
@@ -187,7 +177,10 @@ def handle_event(
     remaining_ms: Callable[[], int] | None = None,
 ) -> dict:
     """Process an SQS batch; returns ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}``."""
-    settings = settings or BulkSettings.from_env()
+    if settings is None:
+        from .config import load_settings
+
+        settings = BulkSettings.from_settings(load_settings())
     records = event.get("Records") or []
     failures: list[dict[str, str]] = []
     done = failed = deferred = skipped = 0

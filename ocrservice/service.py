@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ocrcore import EngineConfig, OCREngine, OCRResult
+from ocrcore import OCREngine, OCRResult
 
 from .config import Settings
 from .errors import ApiError
@@ -92,7 +92,7 @@ class OCRService:
     def _load(self) -> None:
         t0 = time.perf_counter()
         try:
-            engine = OCREngine(EngineConfig.from_env(threads=self.settings.threads))
+            engine = OCREngine(self.settings.engine_config())
         except BaseException as exc:  # noqa: BLE001 - reported by /healthz and every request
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("engine failed to load: %s", self.load_error)
@@ -133,13 +133,13 @@ class OCRService:
         if use_cache:
             hit = self.cache.get(key)
             if hit is not None:
-                self.metrics.cache.inc(outcome="hit")
+                self.metrics.cache.labels(outcome="hit").inc()
                 return hit, True
             pending = self._pending.get(key)
             if pending is not None:  # same image already being computed: share it
-                self.metrics.cache.inc(outcome="hit")
+                self.metrics.cache.labels(outcome="hit").inc()
                 return await asyncio.shield(pending), True
-            self.metrics.cache.inc(outcome="miss")
+            self.metrics.cache.labels(outcome="miss").inc()
         if self.admitted >= self.settings.max_queue:
             self.metrics.rejected.inc()
             raise ApiError(
@@ -160,9 +160,10 @@ class OCRService:
             if f.cancelled() or f.exception() is not None:
                 return
             result: OCRResult = f.result()
-            self.cache.put(key, result)
+            if use_cache:  # "Cache-Control: no-cache" neither reads nor fills the cache
+                self.cache.put(key, result)
             for stage, seconds in result.timings.items():
-                self.metrics.stage.observe(seconds, stage=stage)
+                self.metrics.stage.labels(stage=stage).observe(seconds)
 
         fut.add_done_callback(done)
         return await asyncio.shield(fut), False

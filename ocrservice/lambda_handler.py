@@ -1,8 +1,8 @@
 """AWS Lambda entries of the container image (infra/Dockerfile, template.yaml).
 
     handler        HTTP: API Gateway REST (v1) and HTTP API (v2) events and Function URLs, through
-                   mangum into the same FastAPI app that ``uvicorn handler.app:app`` serves
-    bulk_handler   SQS batches of S3 object-created events (handler/bulk.py)
+                   mangum into the same FastAPI app that ``uvicorn ocrservice.app:app`` serves
+    bulk_handler   SQS batches of S3 object-created events (ocrservice/bulk.py)
 
 Everything slow happens at import, i.e. once per container in Lambda's init phase:
 
@@ -74,25 +74,25 @@ _t_cache = time.perf_counter() - _t0
 # Only now anything that imports numba.
 from mangum import Mangum
 
-from ocrcore import EngineConfig, OCREngine
+from ocrcore import OCREngine
 
 from . import bulk
 from .app import create_app
-from .config import Settings
+from .config import load_settings
 
+SETTINGS = load_settings()  # a bad variable fails the init with a message naming it
 if not logging.getLogger().handlers:  # outside Lambda (tests, local runs)
     logging.basicConfig(level=logging.INFO)
-logging.getLogger("ocr").setLevel(os.environ.get("LOG_LEVEL", "info").upper())
+logging.getLogger("ocr").setLevel(SETTINGS.log_level.upper())
 
-SETTINGS = Settings.from_env()
 _t1 = time.perf_counter()
-ENGINE = OCREngine(EngineConfig.from_env(threads=SETTINGS.threads))
+ENGINE = OCREngine(SETTINGS.engine_config())
 _t_engine = time.perf_counter() - _t1
 
 app = create_app(SETTINGS, engine=ENGINE)
 handler = Mangum(app, lifespan="off")
 
-BULK_SETTINGS = bulk.BulkSettings.from_env()
+BULK_SETTINGS = bulk.BulkSettings.from_settings(SETTINGS)
 _s3 = None
 
 

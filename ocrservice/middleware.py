@@ -8,6 +8,7 @@ is stopped as it goes. Either way the rest of the body is drained (up to a bound
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ error_log = logging.getLogger("ocr.error")
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 ROUTES = ("/api/ocr", "/api/uploads", "/healthz", "/metrics", "/docs", "/openapi.json", "/redoc")
 DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard at most this much of an oversized body
+DRAIN_SECONDS = 10.0
 
 
 def route_label(path: str) -> str:
@@ -37,6 +39,16 @@ def route_label(path: str) -> str:
 
 
 async def _drain(receive: Receive, already: int) -> None:
+    """Read and discard the rest of an oversized body (so the client reads the 413), at most
+    ``DRAIN_LIMIT`` bytes and ``DRAIN_SECONDS``: a client that declares a large body and never
+    sends it does not hold the connection."""
+    try:
+        await asyncio.wait_for(_discard(receive, already), DRAIN_SECONDS)
+    except TimeoutError:
+        pass
+
+
+async def _discard(receive: Receive, already: int) -> None:
     seen = already
     while seen <= DRAIN_LIMIT:
         msg = await receive()
@@ -88,7 +100,7 @@ class RequestMiddleware:
                 await _drain(receive, 0)
                 exc = BodyTooLarge(self.max_body)
                 state["log"]["error"] = exc.code
-                self.metrics.errors.inc(code=exc.code)
+                self.metrics.errors.labels(code=exc.code).inc()
                 await send_error(exc.status, exc.code, exc.message)
                 return
             received = [0]
@@ -107,15 +119,15 @@ class RequestMiddleware:
         except Exception as exc:  # noqa: BLE001 - never let a request take the worker down
             error_log.exception("unhandled error in request %s %s %s", rid, method, path)
             state["log"]["error"] = "internal_error"
-            self.metrics.errors.inc(code="internal_error")
+            self.metrics.errors.labels(code="internal_error").inc()
             if not status[0]:
                 await send_error(500, "internal_error", f"internal server error ({type(exc).__name__}); request id {rid}")
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - t0
             code = str(status[0] or 500)
-            self.metrics.requests.inc(method=method, route=route, status=code)
-            self.metrics.latency.observe(elapsed, route=route)
+            self.metrics.requests.labels(method=method, route=route, status=str(code)).inc()
+            self.metrics.latency.labels(route=route).observe(elapsed)
             important = route.startswith("/api/") or code == "500"
             if important or access_log.isEnabledFor(logging.DEBUG):
                 fields = {"event": "request", "id": rid, "method": method, "path": path, "status": int(code),

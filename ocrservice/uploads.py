@@ -67,6 +67,9 @@ class Uploads:
         ext = ""
         if content_type:
             content_type = content_type.split(";")[0].strip().lower()
+        if content_type == "application/octet-stream":  # "some bytes": decide from the file name, or sign no type
+            content_type = mimetypes.guess_type(filename or "")[0] or None
+        if content_type:
             if not content_type.startswith("image/"):
                 raise ApiError(415, "unsupported_media_type", f"content_type must be an image type, got {content_type!r}")
             ext = _EXT_BY_TYPE.get(content_type) or (mimetypes.guess_extension(content_type) or "")
@@ -100,20 +103,39 @@ class Uploads:
         return key
 
     def fetch(self, key: str) -> bytes:
-        """The object's bytes, refusing ones over ``OCR_UPLOAD_MAX_BYTES``. Blocking."""
+        """The object's bytes, refusing ones over ``OCR_UPLOAD_MAX_BYTES``. Blocking.
+
+        One ranged GET of at most limit + 1 bytes: the size check and the read are the same
+        request, so an object replaced by a larger one between a check and a read cannot make
+        the service download more than the limit."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         s = self.settings
+        limit = s.upload_max_bytes
         try:
-            head = self.client().head_object(Bucket=s.upload_bucket, Key=key)
-            size = int(head.get("ContentLength", 0))
-            if size > s.upload_max_bytes:
-                raise ApiError(413, "image_too_large", f"uploaded object is {size:,} bytes; the limit is {s.upload_max_bytes:,}")
-            return self.client().get_object(Bucket=s.upload_bucket, Key=key)["Body"].read()
+            obj = self.client().get_object(Bucket=s.upload_bucket, Key=key, Range=f"bytes=0-{limit}")
+            total = _total_size(obj)
+            if total > limit:
+                obj["Body"].close()
+                raise ApiError(413, "image_too_large", f"uploaded object is {total:,} bytes; the limit is {limit:,}")
+            data = obj["Body"].read(limit + 1)
+            if len(data) > limit:
+                raise ApiError(413, "image_too_large", f"uploaded object is over the limit of {limit:,} bytes")
+            return data
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise ApiError(404, "s3_key_not_found", f"no uploaded object {key!r} (upload it first, or it expired)") from None
+            if code == "InvalidRange":  # a zero-byte object has no byte 0
+                return b""
             raise ApiError(502, "storage_error", f"could not read the upload from S3: {code or exc}") from None
         except BotoCoreError as exc:
             raise ApiError(502, "storage_error", f"could not reach S3: {exc}") from None
+
+
+def _total_size(obj: dict) -> int:
+    """The whole object's size from a ranged GET: ``Content-Range: bytes 0-N/TOTAL``."""
+    content_range = str(obj.get("ContentRange") or "")
+    if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+        return int(content_range.rsplit("/", 1)[1])
+    return int(obj.get("ContentLength", 0))

@@ -1,0 +1,118 @@
+"""Reading the image out of a request, in each of the forms ``POST /api/ocr`` accepts:
+multipart field ``image``, JSON ``{"image_base64"}``, JSON ``{"s3_key"}`` (presigned upload),
+or the raw bytes as the body (``image/*``, ``application/octet-stream``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from .errors import ApiError
+from .schemas import UploadRequest
+from .uploads import Uploads
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    data: bytes
+    source: str  # "multipart" | "base64" | "s3" | "raw", for the log line
+
+
+def decode_base64(value: Any) -> bytes:
+    """``image_base64``'s bytes (a ``data:`` URL prefix and whitespace are accepted)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "missing_field", "image_base64 must be a non-empty base64 string")
+    s = value.strip()
+    if s.startswith("data:"):
+        _, _, s = s.partition(",")
+    try:
+        return base64.b64decode("".join(s.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "invalid_base64", "image_base64 is not valid base64") from None
+
+
+
+def parse_json(raw: bytes) -> Any:
+    """``json.loads`` with every way a hostile body can fail it as a 400 ``invalid_json``."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep, an integer too long
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+
+
+async def read_image(request: Request) -> ImageInput:
+    """FastAPI dependency: the image bytes from whichever body form the client used.
+
+    Raises :class:`~ocrservice.errors.ApiError` (400 malformed body, 415 unaccepted Content-Type,
+    422 missing field, 404/413/502 for an S3 key) before any OCR work is admitted."""
+    uploads: Uploads = request.app.state.uploads
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        try:
+            form = await request.form(max_files=4, max_fields=16)
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - malformed multipart
+            raise ApiError(400, "invalid_multipart", f"could not parse the multipart body: {exc}") from None
+        try:
+            part = form.get("image")
+            if part is None:
+                got = ", ".join(repr(k) for k in form) or "none"
+                raise ApiError(
+                    422, "missing_field",
+                    f"multipart field 'image' is required (received fields: {got}); e.g. curl -F image=@photo.jpg",
+                )
+            if not isinstance(part, UploadFile):
+                raise ApiError(
+                    422, "missing_field",
+                    "field 'image' must be a file part, not a text field; e.g. curl -F image=@photo.jpg",
+                )
+            return ImageInput(await part.read(), "multipart")
+        finally:
+            await form.close()
+    if ctype in ("application/json", "text/json") or ctype.endswith("+json"):
+        payload = parse_json(await request.body())
+        if not isinstance(payload, dict):
+            raise ApiError(422, "missing_field", 'expected a JSON object: {"image_base64": "..."} or {"s3_key": "..."}')
+        if payload.get("image_base64") is not None:
+            return ImageInput(decode_base64(payload["image_base64"]), "base64")
+        if payload.get("s3_key") is not None:
+            key = uploads.check_key(payload["s3_key"])
+            return ImageInput(await run_in_threadpool(uploads.fetch, key), "s3")
+        got = ", ".join(repr(k) for k in payload) or "none"
+        raise ApiError(422, "missing_field", f"JSON body needs 'image_base64' or 's3_key' (received keys: {got})")
+    if ctype.startswith("image/") or ctype == "application/octet-stream":
+        return ImageInput(await request.body(), "raw")
+    if not ctype:
+        raise ApiError(
+            415, "unsupported_media_type",
+            "missing Content-Type: send multipart/form-data with field 'image', JSON {\"image_base64\"} or an image/* body",
+        )
+    raise ApiError(
+        415, "unsupported_media_type",
+        f"request Content-Type {ctype!r} is not accepted: send multipart/form-data, application/json or image/*",
+    )
+
+
+async def read_upload_request(request: Request) -> UploadRequest:
+    """FastAPI dependency: the optional JSON body of ``POST /api/uploads``. Read here rather than
+    by FastAPI's body parameter, which turns every failure, a body over the size cap included,
+    into a 400 "error parsing the body"; this keeps 413 for too large and 400/422 for the rest."""
+    raw = await request.body()
+    if not raw.strip():
+        return UploadRequest()
+    payload = parse_json(raw)
+    try:
+        return UploadRequest.model_validate(payload)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise ApiError(422, "invalid_parameter", detail) from None

@@ -1,0 +1,78 @@
+"""The detector's geometry in pure numpy (no model): corner order, DB unclip, tiling, the merge
+of boxes seen by two tiles, reading order and the tile scale chosen from line heights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocrcore.detect import (DetParams, _merge_tiled, _tiles, boxes_from_prob, line_height, order_clockwise,
+                            sort_reading_order, tile_scale, unclip_rect)
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+def test_order_clockwise_from_any_start() -> None:
+    want = rect(10, 20, 110, 40)
+    for k in range(4):
+        shuffled = np.roll(want, k, axis=0)[::-1 if k % 2 else 1]
+        np.testing.assert_array_equal(order_clockwise(shuffled), want)
+
+
+def test_unclip_grows_each_side_by_area_ratio_over_perimeter() -> None:
+    (cx, cy), (w, h), angle = unclip_rect(((50.0, 20.0), (100.0, 10.0), 0.0), 1.6)
+    d = 100 * 10 * 1.6 / (2 * (100 + 10))
+    assert (cx, cy, angle) == (50.0, 20.0, 0.0)
+    assert w == pytest.approx(100 + 2 * d) and h == pytest.approx(10 + 2 * d)
+
+
+def test_tiles_cover_the_length_with_overlap() -> None:
+    for length, tile, overlap in [(24000, 1080, 216), (1500, 960, 192), (900, 960, 192), (2000, 1000, 200)]:
+        starts = _tiles(length, tile, overlap)
+        assert starts[0] == 0 and starts[-1] + min(tile, length) >= length
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+
+
+def test_merge_drops_duplicates_and_joins_a_line_cut_by_a_seam() -> None:
+    line = rect(10, 100, 500, 130)
+    inner = rect(12, 101, 300, 129)  # the same line seen by the next tile, partly
+    other = rect(10, 200, 300, 230)
+    kept = _merge_tiled([(line, 0.9), (inner, 0.8), (other, 0.7)], horizontal=False)
+    assert len(kept) == 2
+    left, right = rect(0, 50, 260, 80), rect(240, 51, 520, 81)  # a wide image cut vertically
+    (joined, _), = _merge_tiled([(left, 0.9), (right, 0.8)], horizontal=True)
+    assert joined[:, 0].min() == pytest.approx(0, abs=1) and joined[:, 0].max() == pytest.approx(520, abs=1)
+
+
+def test_reading_order_rows_then_left_to_right() -> None:
+    boxes = [rect(300, 10, 400, 30), rect(10, 12, 100, 32), rect(10, 60, 200, 80), rect(250, 58, 400, 79)]
+    assert sort_reading_order(boxes) == [1, 0, 2, 3]
+    assert sort_reading_order([]) == []
+
+
+def test_line_height_and_tile_scale() -> None:
+    assert line_height(rect(0, 0, 200, 30)) == pytest.approx(30)
+    assert line_height(rect(0, 0, 20, 300)) == pytest.approx(20)  # vertical line: its width
+    p = DetParams()
+    big = [(rect(0, y, 400, y + 40), 0.9) for y in range(0, 400, 50)]
+    small = [(rect(0, y, 400, y + 14), 0.9) for y in range(0, 400, 50)]
+    assert tile_scale(big, p) == pytest.approx(p.max_tile_scale)  # 40 px lines: capped at 2
+    assert tile_scale(small, p) == 1.0  # 14 px lines need full resolution
+    assert tile_scale(big[:2], p) == 1.0  # too few lines to go by
+    mid = [(rect(0, y, 400, y + 24), 0.9) for y in range(0, 400, 50)]
+    assert tile_scale(mid, p) == pytest.approx(24 / p.tile_line_px)
+
+
+def test_boxes_from_a_probability_map() -> None:
+    prob = np.zeros((120, 300), np.float32)
+    prob[20:34, 20:200] = 0.9   # a line
+    prob[70:80, 40:260] = 0.6   # a fainter one, above box_thresh
+    prob[100:104, 10:12] = 0.9  # a speck below the minimum box side
+    boxes = boxes_from_prob(prob, DetParams())
+    assert len(boxes) == 2
+    tops = sorted(float(q[:, 1].min()) for q, _ in boxes)
+    assert tops[0] < 20 and 34 < tops[1] < 70  # unclipped outward around each line
+    for q, score in boxes:
+        assert 0.5 <= score <= 1.0

@@ -1,10 +1,8 @@
-"""Benchmarks: our engine side by side with RapidOCR 3.10.0 and Tesseract 5, and the numba kernels vs numpy.
+"""Benchmarks: our engine against RapidOCR 3.10 and Tesseract 5, and the numba kernel against numpy.
 
-    python -m bench.run            # latency, cold start, peak RSS, stage breakdown -> reports/bench.json
-    python -m bench.run --quick --no-rapidocr
-    python -m bench.kernels        # each numba kernel against its numpy reference
-    python -m bench.peers          # one table: ours (profiles x precisions) vs RapidOCR and
-                                   # Tesseract 5: latency, images/min, cold start, RSS, accuracy
+    python -m bench.peers            # one table: latency, images/min, cold start, peak RSS, accuracy
+    python -m bench.peers --quick    # seconds to a minute (the test suite runs a variant of it)
+    python -m bench.kernels          # each numba kernel against its numpy reference
 
-Figures and the commands that produced them: docs/performance.md.
+Method, flags and report contents: docs/benchmarks.md.
 """

@@ -1,25 +1,12 @@
-"""Cold start and peak RSS: one fresh interpreter per measurement.
+"""Cold start and peak RSS: one fresh interpreter per measurement (method: docs/benchmarks.md).
 
-The parent (:func:`measure`) notes the wall clock, spawns ``python -m bench.coldstart``, and
-stops the clock when the child prints its first result (which it does right after OCR-ing the
-image *file*, decoding included). The child stamps the wall clock after interpreter start,
-after importing the engine's package, after loading the models and after the first result, so
-the total splits into startup / import / load / first call. RapidOCR loads its models lazily,
-inside the first call, so its "load" is near zero and its "first" includes the model loading.
-
-Peak RSS is the child's own ``VmHWM`` (/proc/self/status: high-water RSS of its address
-space), read right after the first result and again at exit. ``ru_maxrss`` from ``os.wait4`` is
-kept as a cross-check only: Linux carries the *parent's* high-water mark into a child across
-fork+exec (with vfork, which CPython uses, the child even starts in the parent's address
-space), so a child spawned from a big process reports at least the parent's size. The bench
-therefore runs the cold starts before it loads any engine itself.
-
-``tesseract`` is a CLI, one process per image: its cold start is the first CLI call (the
-child's "first call"; the Python child's own start-up is the harness's cost, not tesseract's),
-and its peak RSS is ``ru_maxrss`` of the tesseract processes this child waited for
-(``RUSAGE_CHILDREN``). The same inheritance applies there: a tesseract process reports at least
-its spawner's high-water mark, so the child imports nothing heavy for it and also reports its
-own (``spawner_rss``), the floor under that figure.
+The parent (:func:`measure`) spawns ``python -m bench.coldstart`` and stops the clock when the
+child prints its first result on the image *file*; the child's timestamps split that into
+startup / import / load / first call. Peak RSS is the child's own ``VmHWM`` (``ru_maxrss`` of
+``wait4`` only as a cross-check: Linux carries the spawner's high-water mark into a child, so
+cold starts run before the bench loads any engine). ``tesseract``: the first CLI call, and the
+``ru_maxrss`` of the tesseract processes, above their small spawner's own (``spawner_rss``).
+:func:`fresh_model_dir`: the first start on a new host, with no per-host precision cache.
 """
 
 from __future__ import annotations
@@ -29,13 +16,16 @@ import time
 T_MAIN = time.time()  # as early as possible: everything before this is interpreter start-up
 
 import argparse
+import contextlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,6 +75,7 @@ def _child(argv: list[str]) -> int:
         "lines": len(first.texts),
         "rss_first": peak(),
         "spawner_rss": vm_hwm() if engine.peak_rss else None,
+        "precision_source": engine.info.get("precision_source"),
     }
     print(json.dumps(out), flush=True)
     for path in args.then:
@@ -134,7 +125,71 @@ def measure(engine: str, threads: int, image: str, then: list[str] | None = None
         "ru_maxrss_wait4": usage.ru_maxrss * 1024,  # Linux reports KiB; see the module docstring
         "then": after.get("then", 0),
         "spawner_rss": first.get("spawner_rss"),  # tesseract: floor under rss_first/rss_peak
+        "precision_source": first.get("precision_source"),  # ours: "measured" on a first start
     }
+
+
+@contextlib.contextmanager
+def fresh_model_dir(profile: str) -> Iterator[Path]:
+    """A temporary model root: ``<profile>/`` holds symlinks to the built files (no ``host/``
+    precision cache), plus the build ``stamp``. Point ``OCR_MODEL_DIR`` at it."""
+    from bench.engines import MODEL_DIR
+
+    with tempfile.TemporaryDirectory(prefix="ocr-first-start-") as d:
+        (Path(d) / profile).mkdir()
+        for f in (MODEL_DIR / profile).iterdir():
+            if f.is_file():
+                (Path(d) / profile / f.name).symlink_to(f)
+        if (MODEL_DIR / "stamp").exists():
+            (Path(d) / "stamp").symlink_to(MODEL_DIR / "stamp")
+        yield Path(d)
+
+
+def cold_starts(specs: list[str], threads: int, first_image: str, then: list[str], repeats: int,
+                fresh: bool = False) -> list[dict]:
+    """``repeats`` rounds of one cold start per engine, order rotating; the last round also OCRs
+    ``then`` (for the peak RSS). ``fresh``: one more first start per ``ours-*`` engine with
+    precision ``auto``, from :func:`fresh_model_dir`."""
+    from bench.engines import parse_spec
+    from bench.report import log
+
+    results = []
+    for r in range(repeats):
+        k = r % len(specs)
+        for spec in specs[k:] + specs[:k]:
+            res = measure(spec, threads, first_image, then if r == repeats - 1 else [])
+            results.append(dict(res, repeat=r, fresh=False))
+            log(f"  cold start {spec} t={threads}: {res['cold_start']:.2f} s, peak RSS {res['rss_peak'] / 2**20:.0f} MiB")
+    for spec in specs if fresh else []:
+        parsed = parse_spec(spec)
+        if parsed.kind != "ours" or parsed.precision != "auto":
+            continue
+        with fresh_model_dir(parsed.profile or "") as root:
+            res = measure(spec, threads, first_image, [], env=dict(os.environ, OCR_MODEL_DIR=str(root)))
+        results.append(dict(res, repeat=0, fresh=True))
+        log(f"  first start {spec} (empty precision cache, {res['precision_source']}): {res['cold_start']:.2f} s")
+    return results
+
+
+FRESH = " (first start: empty precision cache)"
+
+
+def summarise_cold(results: list[dict]) -> dict:
+    """Per engine (first starts under ``engine + FRESH``): medians of the cold start and its split
+    (seconds), RSS at the first result and peak (MiB), how the precision was chosen."""
+    groups: dict[str, list[dict]] = {}
+    for res in results:
+        groups.setdefault(res["engine"] + (FRESH if res["fresh"] else ""), []).append(res)
+    med = statistics.median
+    return {key: {"n": len(rs), "cold_start_median": med(r["cold_start"] for r in rs),
+                  "cold_start_min": min(r["cold_start"] for r in rs),
+                  "split_median": {p: med(r[p] for r in rs) for p in ("startup", "import", "load", "first_call")},
+                  "rss_first_mib": max(r["rss_first"] for r in rs) / 2**20,
+                  "rss_peak_mib": max(r["rss_peak"] for r in rs) / 2**20,
+                  "rss_peak_after_set": any(r["then"] for r in rs),
+                  "ru_maxrss_wait4_mib": max(r["ru_maxrss_wait4"] for r in rs) / 2**20,
+                  "precision_source": rs[-1]["precision_source"], "threads": rs[0]["threads"]}
+            for key, rs in groups.items()}
 
 
 if __name__ == "__main__":

@@ -1,25 +1,14 @@
-"""The engines under test behind one small interface: load once, then ``run(bgr) -> Run``.
+"""The engines under test behind one small interface: load once, then ``run(bgr) -> Run``
+(docs/benchmarks.md describes each).
 
-Specs (``--engines``):
-- ``ours-<profile>[-<precision>]``  OCREngine(profile=..., precision=...), precision ``auto``
-                       (default: each model's shipped precision from build.json), ``int8`` (every
-                       model that has an int8 file) or ``fp32``; e.g. ``ours-small``,
-                       ``ours-small-fp32``, ``ours-tiny-int8``
-- ``rapidocr-small``   RapidOCR 3.10.0 defaults: PP-OCRv6 small FP32 from its own wheel, its
-                       0/180 classifier on (its default; ours ships with it off)
-- ``rapidocr-tiny``    RapidOCR 3.10.0 pointed at *our* ``models/build/tiny/{det,rec}.fp32.onnx``
-                       (its wheel has no tiny models and would download them; ours are the same
-                       PP-OCRv6 tiny weights, re-exported to opset 13) with the tiny dictionary
-                       minus the blank/space entries RapidOCR adds itself.
-- ``tesseract``        the Tesseract 5 CLI (``chi_sim+eng``), one process per image, as people
-                       run it; ``OMP_THREAD_LIMIT`` = the thread count. Arrays go in as BMP on
-                       stdin (no compression to undo; measured ~20 ms faster for
-                       tesseract than PPM on the 1024x768 page), file bytes as they are.
+Specs (``--engines``): ``ours-<profile>[-<precision>]`` (OCREngine; precision ``auto``, ``int8`` or
+``fp32``), ``rapidocr-small`` (RapidOCR 3.10 defaults), ``rapidocr-tiny`` (RapidOCR on our tiny
+FP32 files), ``tesseract`` (the Tesseract 5 CLI, ``chi_sim+eng``, one process per image, arrays as
+BMP on stdin: ~20 ms faster for it than PPM on the 1024x768 page).
 
-Every engine gets the same decoded BGR array (decoding is outside the timed call for all), and
-each is pinned to the same thread count. Besides ``run``, an engine can read one line crop
-(``read_line``, recognition only, for the line sets) and returns line boxes with its texts, so
-``ocrcore.evaluate`` can score all engines with the same code.
+Every engine gets the same decoded BGR array and the same thread count; besides ``run`` it reads
+one line crop (``read_line``, recognition only) and returns line boxes with its texts, so
+``ocrcore.evaluate`` scores all engines with the same code.
 """
 
 from __future__ import annotations
@@ -38,16 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 MODEL_DIR = REPO / "models" / "build"
 CACHE_DIR = REPO / ".cache" / "bench"
 
-OURS = ("ours-small", "ours-tiny", "ours-small-fp32")
 RAPID = ("rapidocr-small", "rapidocr-tiny")
-ALL_ENGINES = OURS + RAPID  # bench.run's default set
 TESSERACT = "tesseract"
 TESSERACT_LANGS = "chi_sim+eng"
 TESSERACT_DEBS = "tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng"
-# Which of our engines each RapidOCR configuration is compared with (same weights).
-RAPID_PAIRS = {"rapidocr-small": "ours-small", "rapidocr-tiny": "ours-tiny"}
 
-STAGES = ("preprocess", "detect", "cls", "recognize", "other")
+STAGES = ("detect", "cls", "recognize", "other")  # "other": wall - the engine-reported stages
 
 Box = tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]
 
@@ -109,15 +94,6 @@ def check_spec(spec: str) -> Spec:
     return parsed
 
 
-def _dist_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "?"
-
-
 def _ours(profile: str, precision: str, threads: int):
     from ocrcore import OCREngine
 
@@ -127,20 +103,17 @@ def _ours(profile: str, precision: str, threads: int):
         t0 = time.perf_counter()
         res = engine.ocr(image)
         wall = time.perf_counter() - t0
-        tm = res.timings
-        stages = {
-            "preprocess": tm.get("decode", 0.0) + tm.get("preprocess", 0.0),
-            "detect": tm.get("detect", 0.0),  # network + DB post-processing + crops
-            "cls": tm.get("cls", 0.0),
-            "recognize": tm.get("recognize", 0.0),
-        }
+        # detect: network + DB post-processing + crops; decoding and preprocessing fall in "other"
+        stages = {s: res.timings.get(s, 0.0) for s in ("detect", "cls", "recognize")}
         stages["other"] = max(0.0, wall - sum(stages.values()))
         return Run(wall, [line.text for line in res.lines], stages, [line.box for line in res.lines])
 
     def read_line(crop) -> str:
         return engine.recognize_lines([crop])[0][0]
 
+    choice = engine.precision_choice  # "measured" here, read from the host cache, or requested
     info = {"profile": profile, "precision": precision, "precisions": dict(engine.precisions),
+            "precision_source": choice.source if choice.timings_ms or choice.source == "requested" else "nothing to measure",
             "use_cls": bool(getattr(engine.config, "use_cls", True))}
     return call, info, read_line
 
@@ -196,7 +169,7 @@ def _rapid(profile: str, threads: int):
         wall = time.perf_counter() - t0
         el = getattr(out, "elapse_list", None) or [0.0, 0.0, 0.0]
         el = [float(x or 0.0) for x in el]
-        stages = {"preprocess": 0.0, "detect": el[0], "cls": el[1], "recognize": el[2]}
+        stages = {"detect": el[0], "cls": el[1], "recognize": el[2]}
         stages["other"] = max(0.0, wall - sum(stages.values()))
         texts = list(getattr(out, "txts", None) or ())
         boxes = getattr(out, "boxes", None)
@@ -207,7 +180,9 @@ def _rapid(profile: str, threads: int):
         out = engine(crop, use_det=False, use_cls=False, use_rec=True)
         return "".join(getattr(out, "txts", None) or ())
 
-    info = {"rapidocr": _dist_version("rapidocr"), "params": {k: str(v) for k, v in params.items()},
+    from .report import dist_version
+
+    info = {"rapidocr": dist_version("rapidocr"), "params": {k: str(v) for k, v in params.items()},
             "use_cls": use_cls}
     return call, info, read_line
 

@@ -1,29 +1,33 @@
-"""Benchmark images: a generated document page, the real eval pages when present, and a
-reference text for each so a fast-but-blind engine cannot go unnoticed (char-multiset F1)."""
+"""Benchmark images: the generated document page, the full-image eval sets, your own files;
+each decoded once to BGR, with its labels (same format as the eval sets' labels.jsonl) when known."""
 
 from __future__ import annotations
 
-import json
 import os
-import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-EVAL_DIR = Path(os.environ.get("OCR_EVAL_DIR", "/work/shared/eval"))
-# The set: every zh_real_dev and tesseract_en_pages image, then the first N ic15 scene images.
-SET_SOURCES = (("zh_real_dev", None), ("tesseract_en_pages", None), ("ic15_test_en_scene", 20))
-EUROTEXT = ("tesseract_en_pages", "images/eurotext.png")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def eval_dir() -> Path | None:
+    """``$OCR_EVAL_DIR``, else ``../shared/eval`` next to the repository, if it exists (the rule
+    of loadtest/samples.py). The sets' labels are third-party: read in place, never copied."""
+    for cand in (os.environ.get("OCR_EVAL_DIR"), REPO.parent / "shared" / "eval"):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    return None
 
 
 @dataclass
 class BenchImage:
-    name: str  # "synth:0" or "<set>/<file>"
+    name: str  # "synth:0", "<set>/<file>" or "files/<file>"
     bgr: np.ndarray
-    truth: str | None = None  # reference text (whitespace removed), None when unknown
-    path: str | None = None  # file on disk (for the cold-start subprocesses)
+    path: str | None = None  # file on disk (the cold-start and throughput processes read files)
+    labels: list[dict] | None = None  # [{"text", "box", "ignore"?}], None when unknown
+    fold_case: bool = False  # the set's labels are upper-case (ocrcore.evaluate.labels_are_upper_case)
     meta: dict = field(default_factory=dict)
 
     @property
@@ -32,86 +36,40 @@ class BenchImage:
         return f"{w}x{h}"
 
 
-def normalise(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def char_f1(pred: str, truth: str) -> float:
-    """Character-multiset F1 of a page (NFKC, whitespace removed), as in the eval README."""
-    p, t = Counter(normalise(pred)), Counter(normalise(truth))
-    if not p and not t:
-        return 1.0
-    common = sum((p & t).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / sum(p.values()), common / sum(t.values())
-    return 2 * precision * recall / (precision + recall)
-
-
 def synth_page(seed: int = 0, size: tuple[int, int] = (1024, 768)) -> BenchImage:
+    """``ocrcore.synth.render_page(seed, size)``, labelled with its lines and boxes."""
     from ocrcore.synth import render_page
 
     img, lines = render_page(seed, size)
-    return BenchImage(f"synth:{seed}", img, normalise("".join(line.text for line in lines)), None, {"kind": "generated"})
-
-
-def _truth_of(record: dict) -> str:
-    lines = record.get("lines") or []
-    return normalise("".join(l["text"] for l in lines if not l.get("ignore") and l.get("text") != "###"))
-
-
-def _load(set_name: str, record: dict) -> BenchImage:
-    from ocrcore.decode import decode_image
-
-    path = EVAL_DIR / set_name / record["image"]
-    bgr = decode_image(path.read_bytes())
-    return BenchImage(f"{set_name}/{Path(record['image']).name}", bgr, _truth_of(record), str(path), {"set": set_name})
-
-
-def _records(set_name: str) -> list[dict]:
-    labels = EVAL_DIR / set_name / "labels.jsonl"
-    if not labels.exists():
-        return []
-    return [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def doc_images(include_eurotext: bool = True) -> list[BenchImage]:
-    """The ~1024x768 document images for the per-image latency figures."""
-    out = [synth_page(0)]
-    if include_eurotext:
-        for rec in _records(EUROTEXT[0]):
-            if rec["image"] == EUROTEXT[1]:
-                out.append(_load(EUROTEXT[0], rec))
-    return out
-
-
-def set_images(limit_per_set: dict[str, int | None] | None = None) -> list[BenchImage]:
-    """zh_real_dev + tesseract_en_pages + the first 20 ic15_test_en_scene images (when present)."""
-    out: list[BenchImage] = []
-    for set_name, limit in SET_SOURCES:
-        if limit_per_set and set_name in limit_per_set:
-            limit = limit_per_set[set_name]
-        records = _records(set_name)
-        for rec in records[:limit] if limit is not None else records:
-            out.append(_load(set_name, rec))
-    return out
-
-
-def from_paths(paths: list[str]) -> list[BenchImage]:
-    """``--images``: arbitrary files (no reference text)."""
-    from ocrcore.decode import decode_image
-
-    return [BenchImage(Path(p).name, decode_image(Path(p).read_bytes()), None, str(Path(p).resolve())) for p in paths]
+    return BenchImage(f"synth:{seed}", img, labels=[{"text": ln.text, "box": list(ln.box)} for ln in lines],
+                      meta={"kind": "generated"})
 
 
 def eval_set_names() -> list[str]:
-    """Every labelled set in the eval directory (sorted), [] when the directory is absent."""
-    if not EVAL_DIR.is_dir():
-        return []
-    return sorted(p.name for p in EVAL_DIR.iterdir() if (p / "labels.jsonl").exists())
+    """Every labelled set in the eval directory (sorted); [] without one."""
+    root = eval_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "labels.jsonl").exists()) if root else []
 
 
 def full_image_set(set_name: str, limit: int | None = None) -> list[BenchImage]:
     """The first ``limit`` images of a full-image set ([] for a line set or a missing set)."""
-    records = [r for r in _records(set_name) if "lines" in r]
-    return [_load(set_name, rec) for rec in (records[:limit] if limit else records)]
+    from ocrcore.decode import decode_image
+    from ocrcore.evaluate import labels_are_upper_case, load_set
+
+    root = eval_dir()
+    if root is None or not (root / set_name / "labels.jsonl").exists():
+        return []
+    kind, rows = load_set(root / set_name)
+    if kind != "full_image":
+        return []
+    folded = labels_are_upper_case(root / set_name)
+    return [BenchImage(f"{set_name}/{Path(r['image']).name}", decode_image((root / set_name / r["image"]).read_bytes()),
+                       str(root / set_name / r["image"]), r["lines"], folded, {"set": set_name})
+            for r in (rows[:limit] if limit else rows)]
+
+
+def from_paths(paths: list[str]) -> list[BenchImage]:
+    """``--images``: any files, timed but not scored (no labels)."""
+    from ocrcore.decode import decode_image
+
+    return [BenchImage(f"files/{Path(p).name}", decode_image(Path(p).read_bytes()), str(Path(p).resolve())) for p in paths]

@@ -1,10 +1,12 @@
-"""Smoke tests of the benchmark harness (bench/): a real --quick run of one engine on one
-generated page, the kernel micro-benchmark in quick mode, and the ratio arithmetic."""
+"""Tests of the benchmark harness (bench/): a real ``bench.peers --quick`` run of our tiny engine
+(and Tesseract when installed) with every optional section, the kernel micro-benchmark in quick
+mode, the first-start model tree, and the pure pieces (statistics, speed ratios, tables, specs)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,38 +24,92 @@ def _models_built() -> bool:
 
 def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba"))
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-@pytest.mark.timeout(60)
+def _row(stdout: str, first_cell: str) -> list[str]:
+    line = next(ln for ln in stdout.splitlines() if ln.startswith(f"| {first_cell} |"))
+    return [c.strip() for c in line.split("|")[1:-1]]
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.skipif(not _models_built(), reason="models not built (make setup)")
-def test_quick_run_prints_table_and_writes_json(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = _run(["-m", "bench.run", "--quick", "--no-rapidocr", "--threads", "1", "--engines", "ours-tiny", "--out", str(out)])
+def test_peers_quick_run_has_real_figures(tmp_path):
+    """bench.peers end to end on the generated page (plus one eval image and crop when the sets
+    are there) with --stages --profile --cold-fresh: every column a real figure."""
+    from bench import peers
+
+    specs = ["ours-tiny"] + (["tesseract"] if shutil.which("tesseract") else [])
+    out = tmp_path / "peers.json"
+    proc = _run(["-m", "bench.peers", "--quick", "--engines", ",".join(specs), "--threads", "1", "--stages", "--profile",
+                 "--cold-fresh", "--sets", "zh_smoke_full,zh_smoke_lines", "--limit", "1", "--out", str(out)], timeout=115)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # the markdown table is on stdout
-    assert "### Per-image latency, 1 thread(s)" in proc.stdout
-    assert "| synth:0 (1024x768) |" in proc.stdout
-    assert "### Cold start" in proc.stdout
+    for heading in ("### Peers, 1 thread(s)", "### Accuracy per eval set", "### Where the time goes", "### Cold start split",
+                    "### Profile", "### Speed against rapidocr-small"):
+        assert heading in proc.stdout, heading
     rep = json.loads(out.read_text())
-    assert rep["config"]["engines"] == ["ours-tiny"]
-    assert rep["config"]["repeats"] == 2
-    phase = rep["threads"]["1"]
-    row = phase["doc"]["ours-tiny"]["images"]["synth:0"]
-    assert row["n"] == 2
-    assert 0 < row["median"] <= row["p95"] < 60
-    assert row["lines"] >= 5 and row["f1"] > 0.8, row  # it really read the page
-    stages = row["stages"]
+    from ocrcore.host import cpu_info
+
+    assert f"CPU: {cpu_info().model} ({cpu_info().isa_label})" in proc.stdout
+    assert rep["config"]["engines"] == specs and rep["config"]["repeats"] == 1
+    for spec in specs:
+        median_ms, p95_ms, per_min, cold_s, rss_mib = (float(c) for c in _row(proc.stdout, spec)[2:7])
+        assert 0 < median_ms <= p95_ms < 60_000 and per_min > 0 and 0 < cold_s < 60, spec
+        assert 20 < rss_mib < 4000, spec
+        synth = rep["latency"]["summary"][spec]["images"]["synth:0"]
+        assert synth["lines"] >= 5 and synth["f1"] > (0.8 if spec.startswith("ours") else 0.5), (spec, synth)
+        assert rep["throughput"]["engines"][spec]["images"] >= 2 * rep["throughput"]["workers"]
+        for name, by in rep["accuracy"].items():  # the sets, when the eval directory is there
+            r = by[spec]
+            assert r["count"] == 1 and 0 <= r.get("page_f1", r.get("char_accuracy")) <= 1, (name, r)
+        # stages add up to the wall time (ours: detect and recognize really measured)
+        detect, cls, recognize, other, wall = (float(c) for c in _row(proc.stdout.split("### Where the time goes")[1], spec)[1:6])
+        assert detect + cls + recognize + other == pytest.approx(wall, abs=2.5)
+        cold = rep["cold"]["summary"][spec]
+        assert sum(cold["split_median"].values()) <= cold["cold_start_median"] + 0.05
+    stages = rep["latency"]["summary"]["ours-tiny"]["set"]["stages"]
     assert stages["detect"] > 0 and stages["recognize"] > 0
-    assert sum(stages.values()) == pytest.approx(row["mean"], rel=0.05)
-    assert phase["doc_ratios"] == {}  # no RapidOCR, no fp32 reference: nothing to compare
-    cold = rep["cold"]["summary"]["ours-tiny"]
-    assert cold["n"] == 1 and 0 < cold["cold_start_median"] < 60
-    assert 50 < cold["rss_peak_mib"] < 4000
-    split = cold["split_median"]
-    assert sum(split.values()) <= cold["cold_start_median"] + 0.05
+    first = rep["cold"]["summary"]["ours-tiny (first start: empty precision cache)"]
+    assert first["n"] == 1 and first["precision_source"] == "nothing to measure"  # tiny ships FP32 only
+    assert rep["profile"]["engine"] == "ours-tiny"
+    assert any("onnxruntime" in r["func"] for r in rep["profile"]["top"][:3])  # where our time goes
+    if "tesseract" in specs:
+        cold = rep["cold"]["summary"]["tesseract"]
+        assert cold["spawner_rss_mib"] < cold["rss_peak_mib"]  # tesseract's own RSS, not its spawner's
+        assert rep["engine_info"]["tesseract"]["tesseract"].startswith("tesseract 5")
+    assert peers.markdown(rep) == rep["markdown"]  # --report-only re-prints the same tables
+
+
+def test_first_start_model_dir_has_no_precision_cache():
+    """--cold-fresh: the temporary tree has the same models and no cache, so ``auto`` measures
+    there (and caches there), while the repository's cache is left alone."""
+    from bench.coldstart import fresh_model_dir
+    from bench.engines import MODEL_DIR
+    from ocrcore.host import CPUInfo
+    from ocrcore.models import profile_files
+
+    if not (MODEL_DIR / "small" / "build.json").exists():
+        pytest.skip("models not built")
+    cpu = CPUInfo("test cpu", "x86_64", ("avx2", "avx512_vnni"), 1)
+    calls: list[dict] = []
+
+    def timer(paths, shape, threads):
+        calls.append(dict(paths))
+        return {p: 1.0 for p in paths}
+
+    host = MODEL_DIR / "small" / "host"
+    before = sorted(host.iterdir()) if host.exists() else []
+    with fresh_model_dir("small") as root:
+        assert (root / "small" / "det.fp32.onnx").resolve() == (MODEL_DIR / "small" / "det.fp32.onnx").resolve()
+        assert not (root / "small" / "host").exists()
+        first = profile_files("small", "auto", root, cpu=cpu, timer=timer)
+        again = profile_files("small", "auto", root, cpu=cpu, timer=timer)
+        assert bool(list((root / "small" / "host").glob("*.json"))) == bool(calls)
+    measured = bool(calls)  # a build whose auto lists one precision per model measures nothing
+    assert first.choice.source == "measured" and again.choice.source == ("cache" if measured else "measured")
+    assert len(calls) == len(first.choice.timings_ms)  # measured once, then read from the cache
+    assert (sorted(host.iterdir()) if host.exists() else []) == before
 
 
 @pytest.mark.timeout(60)
@@ -62,73 +118,70 @@ def test_kernel_microbench_quick(tmp_path):
     proc = _run(["-m", "bench.kernels", "--quick", "--out", str(out)])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     rep = json.loads(out.read_text())
-    names = {r["kernel"] for r in rep["results"]}
     from numba.core.dispatcher import Dispatcher
 
     from ocrcore import kernels
 
-    assert names == {n for n, o in vars(kernels).items() if isinstance(o, Dispatcher)}  # every kernel
+    assert {r["kernel"] for r in rep["results"]} == {n for n, o in vars(kernels).items() if isinstance(o, Dispatcher)}
     for r in rep["results"]:
         assert r["agree"], r
         assert r["kernel_s"] > 0 and r["ref_s"] > 0
         assert r["speedup"] == pytest.approx(r["ref_s"] / r["kernel_s"])
-    assert "| sauvola_binarize |" in proc.stdout
+    assert "| sauvola_binarize |" in proc.stdout and f"CPU: {rep['cpu']} ({rep['isa']})" in proc.stdout
 
 
-def test_ratio_arithmetic():
+def test_set_summary_and_table():
     from bench import stats
+    from bench.report import table
 
-    base = {"a": [2.0, 2.2, 1.8], "b": [1.0, 1.0, 1.2]}
-    ours = {"a": [1.0, 1.1, 0.9], "b": [1.0, 0.5, 1.0]}
-    r = stats.ratios(base, ours)
-    assert r["per_image"] == {"a": pytest.approx(2.0), "b": pytest.approx(1.0)}
-    assert r["total"] == pytest.approx(3.0 / 2.0)
-    assert r["geomean"] == pytest.approx(2.0**0.5)
-    s = stats.summarise_set(ours)
-    assert s["total"] == pytest.approx(2.0) and s["images"] == 2 and s["n"] == 6
+    s = stats.summarise_set({"a": [1.0, 1.1, 0.9], "b": [1.0, 0.5, 1.0]})
+    assert s["total"] == pytest.approx(2.0) and s["median"] == pytest.approx(1.0) and s["images"] == 2 and s["n"] == 6
     assert stats.p95([1.0] * 19 + [3.0]) == pytest.approx(1.1)
+    assert table(["a", "b"], [[1, "x"]]) == ["| a | b |", "|---|---|", "| 1 | x |"]
 
 
-def test_char_f1():
-    from bench.images import char_f1
+def _fake_report(rapid_f1: float) -> dict:
+    def lat(per_image: dict[str, float]) -> dict:
+        return {"images": {k: {"median": v} for k, v in per_image.items()}}
 
-    assert char_f1("ab c", "abc") == 1.0
-    assert char_f1("", "abc") == 0.0
-    assert char_f1("ＡＢ", "AB") == 1.0  # NFKC folds full width
-    assert 0 < char_f1("abx", "abc") < 1
+    images = {"synth:0": 1.0, "zh_real_dev/a.jpg": 0.9, "zh_real_dev/b.jpg": 0.3, "zh_real_dev/c.jpg": 0.6, "pages/p.png": 2.0}
+    return {"config": {"engines": ["ours-small", "ours-small-fp32", "ours-tiny", "rapidocr-small"],
+                       "sets_timed": ["pages", "zh_real_dev"]},
+            "latency": {"images": list(images), "summary": {
+                "rapidocr-small": lat(images),
+                "ours-small": lat({k: v / 2 for k, v in images.items()}),
+                "ours-small-fp32": lat(images),
+                "ours-tiny": lat({k: v / 4 for k, v in images.items()})}},
+            "accuracy": {"zh_real_dev": {"rapidocr-small": {"page_f1": rapid_f1, "line_accuracy": 0.9},
+                                         "ours-small": {"page_f1": 0.9, "line_accuracy": 0.9},
+                                         "ours-tiny": {"page_f1": 0.8, "line_accuracy": 0.95}},
+                         "pages": {s: {"page_f1": 0.95, "line_accuracy": None} for s in ("rapidocr-small", "ours-small", "ours-tiny")}}}
 
 
-@pytest.mark.timeout(90)
-@pytest.mark.skipif(not _models_built(), reason="models not built (make setup)")
-def test_peers_quick_run_has_real_figures(tmp_path):
-    """bench.peers end to end on the generated page (plus one eval image and crop when the
-    sets are there): every column filled with a real figure, for ours and for Tesseract."""
-    import shutil
+def test_speed_ratios_per_set():
+    from bench.peers import speed_ratios
 
-    specs = ["ours-tiny"] + (["tesseract"] if shutil.which("tesseract") else [])
-    out = tmp_path / "peers.json"
-    proc = _run(["-m", "bench.peers", "--quick", "--engines", ",".join(specs), "--threads", "1",
-                 "--sets", "zh_smoke_full,zh_smoke_lines", "--limit", "1", "--out", str(out)], timeout=85)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "### Peers, 1 thread(s)" in proc.stdout
-    assert "### Accuracy per eval set" in proc.stdout
-    rep = json.loads(out.read_text())
-    assert rep["config"]["engines"] == specs and rep["config"]["repeats"] == 1
-    for spec in specs:
-        row = next(line for line in proc.stdout.splitlines() if line.startswith(f"| {spec} |"))
-        median_ms, p95_ms, per_min, cold_s, rss_mib = (float(c) for c in row.split("|")[3:8])
-        assert 0 < median_ms <= p95_ms < 60_000 and per_min > 0 and 0 < cold_s < 60, row
-        assert 20 < rss_mib < 4000, row
-        synth = rep["latency"]["summary"][spec]["images"]["synth:0"]
-        assert synth["lines"] >= 5 and synth["f1"] > (0.8 if spec.startswith("ours") else 0.5), (spec, synth)
-        assert rep["throughput"]["engines"][spec]["images"] >= 2 * rep["throughput"]["workers"]
-        for name, by in rep["accuracy"].items():  # the sets, when /work/shared/eval is there
-            r = by[spec]
-            assert r["count"] == 1 and 0 <= r.get("page_f1", r.get("char_accuracy")) <= 1, (name, r)
-    if "tesseract" in specs:
-        cold = rep["cold"]["summary"]["tesseract"]
-        assert cold["spawner_rss_mib"] < cold["rss_peak_mib"]  # tesseract's own RSS, not its spawner's
-        assert rep["engine_info"]["tesseract"]["tesseract"].startswith("tesseract 5")
+    rows = speed_ratios(_fake_report(rapid_f1=0.85))
+    assert [r["set"] for r in rows] == ["pages", "zh_real_dev"] and rows[1]["images"] == 3
+    zh = rows[1]
+    assert zh["rapidocr-small"]["median"] == pytest.approx(0.6)  # median of the per-image medians
+    assert zh["ours-small"]["ratio"] == pytest.approx(2.0) and zh["ours-small"]["goal"]
+    assert zh["ours-tiny"]["ratio"] == pytest.approx(4.0) and not zh["ours-tiny"]["goal"]  # fast, but lower F1
+    assert "ours-small-fp32" not in zh  # only the shipped precision is held to the goal
+    assert not speed_ratios(_fake_report(rapid_f1=0.95))[1]["ours-small"]["goal"]  # RapidOCR more accurate there
+    del_rapid = _fake_report(0.85)
+    del_rapid["config"]["engines"].remove("rapidocr-small")
+    assert speed_ratios(del_rapid) == []
+
+
+def test_eval_dir_rule(monkeypatch, tmp_path):
+    from bench import images
+
+    monkeypatch.setenv("OCR_EVAL_DIR", str(tmp_path))
+    assert images.eval_dir() == tmp_path
+    monkeypatch.delenv("OCR_EVAL_DIR")
+    beside = REPO.parent / "shared" / "eval"
+    assert images.eval_dir() == (beside if beside.is_dir() else None)
 
 
 def test_engine_specs_are_generic():
@@ -155,5 +208,4 @@ def test_tesseract_tsv_lines():
         "4\t1\t1\t1\t2\t0\t10\t30\t80\t20\t-1\t",  # a line whose only word is blank
         "5\t1\t1\t1\t2\t1\t10\t30\t30\t20\t-1\t ",
     ]
-    tsv = "\n".join(rows)
-    assert parse_tsv(tsv) == [("hello world", ((10, 5), (90, 5), (90, 25), (10, 25)))]
+    assert parse_tsv("\n".join(rows)) == [("hello world", ((10, 5), (90, 5), (90, 25), (10, 25)))]

@@ -1,12 +1,79 @@
-// OCR web page: pick / drop / paste an image, send it to POST /api/ocr, show lines and boxes.
-// No build step, no dependencies. The API base URL comes from config.js or ?api=...
+// OCR web page: pick / drop / paste one or many images, send them one after another to POST /api/ocr,
+// show each file's lines and boxes. No build step, no dependencies. The API base URL comes from
+// config.js or ?api=...
 (function () {
   "use strict";
 
-  const CONFIG = Object.assign({ apiBase: "", maxBytes: 10 * 1024 * 1024, lang: "zh" }, window.OCR_CONFIG || {});
+  const CONFIG = Object.assign({ apiBase: "", maxBytes: 10 * 1024 * 1024, lang: "auto" }, window.OCR_CONFIG || {});
   const params = new URLSearchParams(location.search);
   const API = (params.get("api") || CONFIG.apiBase || "").replace(/\/+$/, "");
   const TIMEOUT_MS = 180000;
+  const LANG_KEY = "ocr.lang";
+  const PASTE_KEY = /Mac|iPhone|iPad/.test(navigator.platform || "") ? "⌘V" : "Ctrl+V";
+
+  // Localized text for every error code the API returns (docs/api.md, "Errors") plus the page's own
+  // (network_error, timeout, upload_failed, unknown_type, too_big_local, bad_response).
+  // Each entry: [title, message]; a message may be a function of {name, mb}.
+  const ERRORS = {
+    zh: {
+      invalid_image: ["图片无法读取", "文件不是有效的图片，或者已损坏、不完整。请换一个 JPG、PNG、WebP、BMP 或 TIFF 文件。"],
+      unsupported_media_type: ["不支持的格式", "服务器不识别这种文件格式（例如 GIF、PDF、SVG、HEIC）。请转换成 JPG 或 PNG 后重试。"],
+      image_too_large: ["图片太大", "图片超过了服务器允许的文件大小或像素数。请缩小或压缩后重试。"],
+      payload_too_large: ["文件太大", "上传的内容超过了服务器的大小上限。请缩小或压缩图片后重试。"],
+      invalid_json: ["请求格式错误", "服务器无法解析请求内容（JSON 无效）。请刷新页面后重试。"],
+      invalid_multipart: ["上传出错", "服务器无法解析上传的文件。请重试。"],
+      invalid_base64: ["请求格式错误", "图片数据的 base64 编码无效。"],
+      missing_field: ["请求缺少图片", "请求中没有图片。请重新选择文件后重试。"],
+      invalid_parameter: ["识别选项无效", "服务器不接受这些识别选项。请刷新页面后重试。"],
+      not_found: ["找不到服务", "服务器上没有这个地址。请检查 API 地址设置。"],
+      method_not_allowed: ["请求方式错误", "服务器不接受这种请求方式。请检查 API 地址设置。"],
+      server_busy: ["服务器繁忙", "当前排队的图片太多，请稍后重试。"],
+      engine_unavailable: ["识别引擎不可用", "服务器的识别模型没有加载成功，请联系管理员。"],
+      storage_error: ["存储服务出错", "服务器无法读取上传到云存储的图片，请稍后重试。"],
+      internal_error: ["服务器内部错误", "服务器出现了意外错误。请重试；如果仍然失败，请把下面的详情发给管理员。"],
+      ocr_error: ["识别失败", "这张图片无法识别。"],
+      invalid_s3_key: ["上传出错", "服务器不认可这次上传，请重试。"],
+      s3_key_not_found: ["找不到上传的图片", "上传的图片不存在或已过期，请重试。"],
+      uploads_not_configured: ["图片太大", (x) => `图片超过了直接识别的上限（${x.mb} MB），服务器也没有开启大图上传。请缩小或压缩后重试。`],
+      http_error: ["请求失败", "服务器返回了错误。"],
+      network_error: ["无法连接到服务器", "请检查网络或服务器地址后重试。"],
+      timeout: ["等待超时", "服务器太久没有回应，请稍后重试。"],
+      upload_failed: ["上传失败", "图片没能上传到云存储。请检查网络后重试。"],
+      unknown_type: ["无法判断图片格式", (x) => `无法从文件类型、扩展名或内容判断“${x.name}”是哪种图片，所以没有发送。请选择 JPG、PNG、WebP、BMP 或 TIFF 文件（文件名以 .jpg、.png、.webp、.bmp 或 .tif 结尾）。`],
+      too_big_local: ["图片太大", (x) => `图片超过 ${x.mb} MB。请压缩或缩小后重试。`],
+      bad_response: ["服务器响应异常", "服务器返回的内容无法解析。"],
+      default: ["识别失败", "出现了未知错误。"],
+    },
+    en: {
+      invalid_image: ["The image can't be read", "The file is not a valid image, or it is damaged or incomplete. Try a JPG, PNG, WebP, BMP or TIFF file."],
+      unsupported_media_type: ["Unsupported format", "The server doesn't read this file format (e.g. GIF, PDF, SVG, HEIC). Convert it to JPG or PNG and try again."],
+      image_too_large: ["Image too large", "The image is over the server's size or pixel limit. Shrink or compress it and try again."],
+      payload_too_large: ["File too large", "The upload is over the server's size limit. Shrink or compress the image and try again."],
+      invalid_json: ["Malformed request", "The server couldn't parse the request (invalid JSON). Reload the page and try again."],
+      invalid_multipart: ["Upload error", "The server couldn't read the uploaded file. Try again."],
+      invalid_base64: ["Malformed request", "The image data is not valid base64."],
+      missing_field: ["No image in the request", "The request carried no image. Choose the file again and retry."],
+      invalid_parameter: ["Invalid options", "The server refused these recognition options. Reload the page and try again."],
+      not_found: ["Service not found", "The server has no such address. Check the API address setting."],
+      method_not_allowed: ["Wrong request method", "The server doesn't accept this kind of request. Check the API address setting."],
+      server_busy: ["Server busy", "Too many images are waiting; please try again in a moment."],
+      engine_unavailable: ["Recognition engine unavailable", "The server's models failed to load; contact the administrator."],
+      storage_error: ["Storage error", "The server couldn't read the image from cloud storage; try again later."],
+      internal_error: ["Server error", "Something unexpected went wrong on the server. Try again; if it keeps failing, send the details below to the administrator."],
+      ocr_error: ["Recognition failed", "This image couldn't be recognised."],
+      invalid_s3_key: ["Upload error", "The server didn't accept this upload; try again."],
+      s3_key_not_found: ["Uploaded image not found", "The uploaded image is missing or expired; try again."],
+      uploads_not_configured: ["Image too large", (x) => `The image is over the direct limit (${x.mb} MB) and this server has no large-image uploads. Shrink or compress it and try again.`],
+      http_error: ["Request failed", "The server returned an error."],
+      network_error: ["Can't reach the server", "Check your connection or the server address and try again."],
+      timeout: ["Timed out", "The server took too long to answer; try again later."],
+      upload_failed: ["Upload failed", "The image couldn't be uploaded to cloud storage. Check your connection and try again."],
+      unknown_type: ["Unknown image type", (x) => `Neither the file type, its extension nor its content tell what kind of image “${x.name}” is, so it was not sent. Choose a JPG, PNG, WebP, BMP or TIFF file (named .jpg, .png, .webp, .bmp or .tif).`],
+      too_big_local: ["Image too large", (x) => `The image is over ${x.mb} MB. Shrink or compress it and try again.`],
+      bad_response: ["Unexpected server answer", "The server's answer couldn't be read."],
+      default: ["Recognition failed", "Something went wrong."],
+    },
+  };
 
   const STRINGS = {
     zh: {
@@ -14,18 +81,32 @@
       title: "高精度文字识别",
       subtitle: "中英文 · 发票 · 票据 · 文档照片",
       imageHeading: "图片",
-      change: "更换图片",
+      addMore: "添加图片",
+      clearAll: "清空",
       dropTitle: "拖放图片到这里",
-      dropSub: "或 点击选择文件 · 直接粘贴 (Ctrl+V)",
+      dropSub: `或 点击选择文件 · 直接粘贴 (${PASTE_KEY}) · 可一次选择多张`,
+      dropTitleTouch: "添加图片",
+      dropSubTouch: "点按选择图片或拍照，可一次选择多张",
       pick: "选择图片",
-      formats: (mb) => `支持 JPG、PNG、WebP、BMP、TIFF · 最大 ${mb} MB`,
-      noPreview: "浏览器无法预览此格式，仍可识别",
+      camera: "拍照",
+      formats: (mb) => `支持 JPG、PNG、WebP、BMP、TIFF · 每张最大 ${mb} MB`,
+      noPreview: "无法预览此文件",
+      noPreviewDone: "浏览器无法预览此格式 · 框按原图比例显示",
+      zoomIn: "放大",
+      zoomOut: "缩小",
+      zoomFit: "适应",
+      close: "关闭",
       options: "识别选项",
       optDetect: "检测多行文字（关闭 = 整张图是一行文字）",
       optCls: "自动校正倒置的文字行 (0°/180°)",
+      clsDefault: (on) => `（服务器默认：${on ? "开" : "关"}）`,
+      clsUnknown: "（由服务器决定）",
+      clsChosen: "（本次已手动设置）",
       run: "开始高精度识别",
       running: "识别中…",
+      runningN: (i, n) => `识别中 ${i}/${n}…`,
       uploading: "上传中…",
+      runCount: (n) => `${n} 张`,
       resultsHeading: "识别结果",
       lines: (n) => `· ${n} 行`,
       serverTime: "处理时间",
@@ -34,50 +115,60 @@
       copyAll: "复制全部",
       exportTxt: "导出 TXT",
       exportJson: "导出 JSON",
+      exportAllTxt: "全部导出 TXT",
+      exportAllJson: "全部导出 JSON",
       copy: "复制",
       copied: "已复制",
       copiedAll: (n) => `已复制 ${n} 行`,
       copyFailed: "复制失败，请手动选择文字",
-      emptyText: "选择一张图片并点击“开始高精度识别”，识别出的文字会显示在这里。",
+      emptyText: "选择图片并点击“开始高精度识别”，识别出的文字会显示在这里。",
+      pendingText: "等待识别。点击“开始高精度识别”。",
+      runningText: "正在识别…",
       noText: "没有识别到文字。可以换一张更清晰的图片，或在“识别选项”中调整设置。",
       footer: "PP-OCR 模型 · ONNX Runtime · CPU 推理",
       apiDocs: "API 文档",
       confidence: "置信度",
-      notImage: "这不是图片文件",
-      notImageMsg: (name) => `“${name}”不是图片。请选择 JPG、PNG、WebP、BMP 或 TIFF。`,
-      errTitles: {
-        0: "无法连接到服务器",
-        400: "图片无法读取",
-        404: "找不到上传的图片",
-        413: "图片太大",
-        415: "不支持的格式",
-        422: "请求有误",
-        501: "服务器未开启大图上传",
-        503: "服务器繁忙",
-        default: "识别失败",
-      },
-      networkMsg: "请检查网络或服务器地址后重试。",
-      timeoutMsg: "等待时间过长，请稍后重试。",
-      busyMsg: "当前请求较多，请稍后重试。",
-      tooBigLocal: (mb) => `图片超过 ${mb} MB。请压缩或缩小后重试。`,
+      remove: "移除",
+      stPending: "等待",
+      stRunning: "识别中…",
+      stDone: (n) => `${n} 行`,
+      queueSummary: (n, done, failed) => `${n} 个文件 · 已完成 ${done}` + (failed ? ` · 失败 ${failed}` : ""),
+      skipped: (n, names) => `已跳过 ${n} 个不是图片的文件：${names}`,
+      duplicates: (n) => `${n} 个文件已在列表中`,
+      serverDetail: "服务器信息",
+      errorCode: "错误码",
     },
     en: {
       docTitle: "Accurate OCR",
       title: "Accurate text recognition",
       subtitle: "Chinese & English · invoices · receipts · document photos",
-      imageHeading: "Image",
-      change: "Change image",
-      dropTitle: "Drop an image here",
-      dropSub: "or click to choose a file · paste with Ctrl+V",
-      pick: "Choose image",
-      formats: (mb) => `JPG, PNG, WebP, BMP, TIFF · up to ${mb} MB`,
-      noPreview: "Your browser can't preview this format; it can still be recognised",
+      imageHeading: "Images",
+      addMore: "Add images",
+      clearAll: "Clear",
+      dropTitle: "Drop images here",
+      dropSub: `or click to choose files · paste with ${PASTE_KEY} · several at once is fine`,
+      dropTitleTouch: "Add images",
+      dropSubTouch: "Tap to choose images or take a photo",
+      pick: "Choose images",
+      camera: "Take a photo",
+      formats: (mb) => `JPG, PNG, WebP, BMP, TIFF · up to ${mb} MB each`,
+      noPreview: "No preview available",
+      noPreviewDone: "Your browser can't preview this format · boxes drawn to the image's proportions",
+      zoomIn: "Zoom in",
+      zoomOut: "Zoom out",
+      zoomFit: "Fit",
+      close: "Close",
       options: "Options",
       optDetect: "Detect text lines (off = the whole image is one line)",
       optCls: "Fix upside-down lines (0°/180°)",
+      clsDefault: (on) => `(server default: ${on ? "on" : "off"})`,
+      clsUnknown: "(the server decides)",
+      clsChosen: "(set by you)",
       run: "Start accurate recognition",
       running: "Recognising…",
+      runningN: (i, n) => `Recognising ${i}/${n}…`,
       uploading: "Uploading…",
+      runCount: (n) => `${n} files`,
       resultsHeading: "Results",
       lines: (n) => `· ${n} ${n === 1 ? "line" : "lines"}`,
       serverTime: "Processing",
@@ -86,67 +177,86 @@
       copyAll: "Copy all",
       exportTxt: "Export TXT",
       exportJson: "Export JSON",
+      exportAllTxt: "Export all TXT",
+      exportAllJson: "Export all JSON",
       copy: "Copy",
       copied: "Copied",
       copiedAll: (n) => `Copied ${n} ${n === 1 ? "line" : "lines"}`,
       copyFailed: "Copy failed; select the text by hand",
-      emptyText: "Choose an image and press “Start accurate recognition”; its text appears here.",
+      emptyText: "Choose images and press “Start accurate recognition”; their text appears here.",
+      pendingText: "Waiting. Press “Start accurate recognition”.",
+      runningText: "Recognising…",
       noText: "No text found. Try a sharper image, or change the options.",
       footer: "PP-OCR models · ONNX Runtime · CPU inference",
       apiDocs: "API docs",
       confidence: "confidence",
-      notImage: "Not an image",
-      notImageMsg: (name) => `“${name}” is not an image. Choose a JPG, PNG, WebP, BMP or TIFF file.`,
-      errTitles: {
-        0: "Can't reach the server",
-        400: "The image can't be read",
-        404: "Uploaded image not found",
-        413: "Image too large",
-        415: "Unsupported format",
-        422: "Bad request",
-        501: "Large uploads are not enabled",
-        503: "Server busy",
-        default: "Recognition failed",
-      },
-      networkMsg: "Check your connection or the server address and try again.",
-      timeoutMsg: "This took too long; please try again.",
-      busyMsg: "The server is busy; please try again in a moment.",
-      tooBigLocal: (mb) => `The image is over ${mb} MB. Shrink it and try again.`,
+      remove: "Remove",
+      stPending: "waiting",
+      stRunning: "recognising…",
+      stDone: (n) => `${n} ${n === 1 ? "line" : "lines"}`,
+      queueSummary: (n, done, failed) => `${n} ${n === 1 ? "file" : "files"} · ${done} done` + (failed ? ` · ${failed} failed` : ""),
+      skipped: (n, names) => `Skipped ${n} ${n === 1 ? "file that is" : "files that are"} not an image: ${names}`,
+      duplicates: (n) => `${n} ${n === 1 ? "file is" : "files are"} already in the list`,
+      serverDetail: "server says",
+      errorCode: "code",
     },
   };
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    dropzone: $("dropzone"), fileInput: $("file-input"), pickBtn: $("pick-btn"), changeBtn: $("change-btn"),
-    dropEmpty: $("drop-empty"), preview: $("preview"), stage: $("stage"), img: $("preview-img"),
-    overlay: $("overlay"), noPreview: $("no-preview"), veil: $("busy-veil"), fileMeta: $("file-meta"),
-    fileName: $("file-name"), runBtn: $("run-btn"), optDetect: $("opt-detect"), optCls: $("opt-cls"),
+    dropzone: $("dropzone"), fileInput: $("file-input"), cameraInput: $("camera-input"), pickBtn: $("pick-btn"),
+    cameraBtn: $("camera-btn"), addBtn: $("add-btn"), clearBtn: $("clear-btn"), dropEmpty: $("drop-empty"),
+    dropTitle: $("drop-title"), dropHint: $("drop-hint"), formats: $("formats"),
+    preview: $("preview"), viewport: $("viewport"), stage: $("stage"), img: $("preview-img"), overlay: $("overlay"),
+    noPreview: $("no-preview"), veil: $("busy-veil"), zoomIn: $("zoom-in"), zoomOut: $("zoom-out"), zoomFit: $("zoom-fit"),
+    zoomLevel: $("zoom-level"), fileMeta: $("file-meta"), fileName: $("file-name"), notice: $("notice"),
+    noticeText: $("notice-text"), noticeClose: $("notice-close"), queueWrap: $("queue-wrap"), queue: $("queue"),
+    queueSummary: $("queue-summary"), exportAllTxt: $("export-all-txt"), exportAllJson: $("export-all-json"),
+    runBtn: $("run-btn"), runCount: $("run-count"), optDetect: $("opt-detect"), optCls: $("opt-cls"), clsNote: $("cls-note"),
     lineCount: $("line-count"), stats: $("stats"), timeServer: $("time-server"), timeTotal: $("time-total"),
-    error: $("error"), errorTitle: $("error-title"), errorMsg: $("error-msg"), actions: $("actions"),
-    copyAll: $("copy-all"), exportTxt: $("export-txt"), exportJson: $("export-json"), empty: $("empty"),
-    lines: $("lines"), toast: $("toast"), apiLink: $("api-link"),
+    resultFile: $("result-file"), error: $("error"), errorTitle: $("error-title"), errorMsg: $("error-msg"),
+    errorDetail: $("error-detail"), actions: $("actions"), copyAll: $("copy-all"), exportTxt: $("export-txt"),
+    exportJson: $("export-json"), empty: $("empty"), emptyText: $("empty-text"), lines: $("lines"), toast: $("toast"),
+    apiLink: $("api-link"),
   };
 
   let lang = pickLang();
-  let file = null;
-  let objectUrl = null;
-  let result = null;
+  // The queue: one entry per file, processed one after another.
+  // {id, file, name, size, mime, url, status: pending|running|done|error, result, error, optsKey, preview: null|true|false}
+  const items = [];
+  let nextId = 1;
+  let selected = null;
   let busy = false;
-  let lastError = null;
+  let busyLabel = "";
+  let follow = true; // while running, show each file as it is processed until the user picks one
+  let runTotal = 0;
+  let runDone = 0;
+  let notice = null; // {key, args}
   let toastTimer = 0;
+  let zoom = 1; // 1 = the whole image fits the panel
   // Size limits: direct = sent in the request; max = largest accepted (through S3 when uploads are on).
   const limits = { direct: CONFIG.maxBytes, max: CONFIG.maxBytes, uploads: false, known: false };
+  // The 0/180 classifier: null until /healthz says the server's default; the page only sends `cls`
+  // when the user changed the box, so by default the page and the API give the same text.
+  const server = { clsDefault: null };
+  let clsTouched = false;
 
   // ------------------------------------------------------------------ i18n
+
+  function browserLang() {
+    const tag = navigator.language || (navigator.languages && navigator.languages[0]) || "";
+    return /^zh\b/i.test(tag) ? "zh" : "en";
+  }
 
   function pickLang() {
     const q = params.get("lang");
     if (q === "zh" || q === "en") return q;
     try {
-      const saved = localStorage.getItem("ocr.lang");
+      const saved = localStorage.getItem(LANG_KEY);
       if (saved === "zh" || saved === "en") return saved;
     } catch (_) { /* storage may be off */ }
-    return CONFIG.lang === "en" ? "en" : "zh";
+    if (CONFIG.lang === "zh" || CONFIG.lang === "en") return CONFIG.lang;
+    return browserLang();
   }
 
   function t(key, ...args) {
@@ -154,82 +264,183 @@
     return typeof v === "function" ? v(...args) : v;
   }
 
+  const touchMQ = window.matchMedia("(pointer: coarse), (hover: none), (max-width: 640px)");
+  const isTouch = () => touchMQ.matches;
+
   function applyLang() {
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     document.title = t("docTitle");
+    document.body.classList.toggle("touch", isTouch());
     document.querySelectorAll("[data-i18n]").forEach((node) => {
-      const key = node.getAttribute("data-i18n");
+      let key = node.getAttribute("data-i18n");
+      if (isTouch() && `${key}Touch` in STRINGS[lang]) key = `${key}Touch`;
       if (key in STRINGS[lang]) node.textContent = t(key);
     });
+    document.querySelectorAll("[data-i18n-label]").forEach((node) => {
+      node.setAttribute("aria-label", t(node.getAttribute("data-i18n-label")));
+    });
     document.querySelectorAll(".lang-btn").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
-    document.querySelector('[data-i18n="formats"]').textContent = t("formats", toMB(limits.max));
-    setBusy(busy);
-    if (result) renderResult(result, false);
-    if (lastError) showError(lastError);
+    el.formats.textContent = t("formats", toMB(limits.max));
+    renderClsNote();
+    renderNotice();
+    renderAll();
   }
 
   document.querySelectorAll(".lang-btn").forEach((b) =>
     b.addEventListener("click", () => {
       lang = b.dataset.lang;
-      try { localStorage.setItem("ocr.lang", lang); } catch (_) { /* ignore */ }
+      try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* ignore */ }
       applyLang();
     })
   );
+  if (touchMQ.addEventListener) touchMQ.addEventListener("change", applyLang);
 
-  // ------------------------------------------------------------------ choosing an image
+  // ------------------------------------------------------------------ file types
 
-  const EXT_OK = /\.(jpe?g|png|webp|bmp|tiff?|jfif|mpo)$/i;
+  const MIME_BY_EXT = {
+    jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", jpe: "image/jpeg", mpo: "image/jpeg",
+    png: "image/png", webp: "image/webp", bmp: "image/bmp", tif: "image/tiff", tiff: "image/tiff",
+  };
 
-  function looksLikeImage(f) {
-    if (f.type) return f.type.startsWith("image/");
-    return EXT_OK.test(f.name || "");
+  function mimeFromName(name) {
+    const m = /\.([a-z0-9]+)$/i.exec(name || "");
+    return (m && MIME_BY_EXT[m[1].toLowerCase()]) || null;
   }
 
-  function setFile(f) {
-    if (!f) return;
-    if (!looksLikeImage(f)) {
-      showError({ status: 415, title: t("notImage"), message: t("notImageMsg", f.name || "?") });
-      return;
+  // The first bytes of the formats the server reads.
+  async function sniffMime(f) {
+    let b;
+    try { b = new Uint8Array(await f.slice(0, 16).arrayBuffer()); } catch (_) { return null; }
+    const at = (i, ...bytes) => bytes.every((x, k) => b[i + k] === x);
+    if (at(0, 0xff, 0xd8, 0xff)) return "image/jpeg";
+    if (at(0, 0x89, 0x50, 0x4e, 0x47)) return "image/png";
+    if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return "image/webp";
+    if (at(0, 0x42, 0x4d)) return "image/bmp";
+    if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return "image/tiff";
+    return null;
+  }
+
+  // The image type to declare for a file: the browser's if it knows one, else from the content, else
+  // from the extension. null: not an image (a type the browser knows and that is not image/*), or unknown.
+  async function imageMime(f) {
+    const type = (f.type || "").toLowerCase();
+    if (type.startsWith("image/")) return { mime: type };
+    if (type && type !== "application/octet-stream") return { notImage: true };
+    const mime = (await sniffMime(f)) || mimeFromName(f.name);
+    return mime ? { mime } : { unknown: true };
+  }
+
+  // ------------------------------------------------------------------ the queue
+
+  async function addFiles(list) {
+    const files = Array.from(list || []).filter(Boolean);
+    if (!files.length) return;
+    const skipped = [];
+    let dup = 0;
+    const added = [];
+    for (const f of files) {
+      const kind = await imageMime(f);
+      if (kind.notImage) { skipped.push(f.name || "?"); continue; }
+      if (items.some((it) => it.file === f || (it.name === f.name && it.size === f.size && it.file.lastModified === f.lastModified))) {
+        dup += 1;
+        continue;
+      }
+      const item = {
+        id: nextId++, file: f, name: f.name || "image", size: f.size, mime: kind.mime || null,
+        url: URL.createObjectURL(f), status: "pending", result: null, error: null, optsKey: "", preview: null,
+      };
+      // Unknown type: not sent. The server would read the bytes, but a large file must declare an
+      // image type to S3, and a file whose kind nothing tells is most likely not an image.
+      if (kind.unknown) {
+        item.blocked = true;
+        item.status = "error";
+        item.error = { code: "unknown_type", status: 0, ctx: { name: item.name } };
+      }
+      items.push(item);
+      added.push(item);
     }
-    file = f;
-    result = null;
-    clearError();
-    if (objectUrl) URL.revokeObjectURL(objectUrl);
-    objectUrl = URL.createObjectURL(f);
-    el.stage.classList.remove("placeholder");
-    el.stage.style.aspectRatio = "";
-    el.noPreview.hidden = true;
-    el.img.hidden = false;
-    el.img.src = objectUrl;
-    el.img.alt = f.name || "image";
-    el.overlay.innerHTML = "";
-    el.dropEmpty.hidden = true;
-    el.preview.hidden = false;
-    el.dropzone.classList.add("has-image");
-    el.fileMeta.hidden = false;
-    el.fileName.textContent = `${f.name || "clipboard.png"} · ${formatBytes(f.size)}`;
-    el.runBtn.disabled = false;
-    renderEmpty();
+    if (skipped.length) notice = { key: "skipped", args: [skipped.length, skipped.join("、")] };
+    else if (dup) notice = { key: "duplicates", args: [dup] };
+    else notice = null;
+    renderNotice();
+    if (added.length && (!selected || !busy)) {
+      select(added[0]);
+    } else {
+      renderAll();
+    }
   }
 
-  el.img.addEventListener("error", () => {
-    if (!file) return;
-    el.img.hidden = true;
-    el.stage.classList.add("placeholder");
-    el.noPreview.hidden = false;
+  function removeItem(item) {
+    if (item.status === "running") return;
+    const i = items.indexOf(item);
+    if (i < 0) return;
+    items.splice(i, 1);
+    URL.revokeObjectURL(item.url);
+    if (selected === item) select(items[i] || items[i - 1] || null);
+    else renderAll();
+  }
+
+  function clearAll() {
+    if (busy) return;
+    items.splice(0).forEach((it) => URL.revokeObjectURL(it.url));
+    notice = null;
+    renderNotice();
+    select(null);
+  }
+
+  function select(item) {
+    const changed = selected !== item;
+    selected = item;
+    if (changed) {
+      zoom = 1;
+      el.viewport.scrollTop = 0;
+      el.viewport.scrollLeft = 0;
+      if (item) {
+        if (el.img.dataset.id !== String(item.id)) {
+          el.img.dataset.id = String(item.id);
+          el.img.hidden = item.preview === false;
+          el.img.removeAttribute("src");
+          el.img.src = item.url;
+        }
+        el.img.alt = item.name;
+      } else {
+        el.img.removeAttribute("src");
+        el.img.dataset.id = "";
+      }
+    }
+    renderAll();
+  }
+
+  el.img.addEventListener("load", () => {
+    const item = items.find((it) => String(it.id) === el.img.dataset.id);
+    if (item) item.preview = true;
+    renderPreview();
   });
+  el.img.addEventListener("error", () => {
+    const item = items.find((it) => String(it.id) === el.img.dataset.id);
+    if (!item) return;
+    item.preview = false;
+    renderPreview();
+  });
+
+  // ------------------------------------------------------------------ choosing images
 
   const openPicker = () => el.fileInput.click();
   el.pickBtn.addEventListener("click", (e) => { e.stopPropagation(); openPicker(); });
-  el.changeBtn.addEventListener("click", openPicker);
-  el.dropzone.addEventListener("click", () => { if (!file) openPicker(); });
+  el.cameraBtn.addEventListener("click", (e) => { e.stopPropagation(); el.cameraInput.click(); });
+  el.addBtn.addEventListener("click", openPicker);
+  el.clearBtn.addEventListener("click", clearAll);
+  el.dropzone.addEventListener("click", () => { if (!items.length) openPicker(); });
   el.dropzone.addEventListener("keydown", (e) => {
     if ((e.key === "Enter" || e.key === " ") && e.target === el.dropzone) { e.preventDefault(); openPicker(); }
   });
-  el.fileInput.addEventListener("change", () => {
-    if (el.fileInput.files && el.fileInput.files[0]) setFile(el.fileInput.files[0]);
-    el.fileInput.value = "";
-  });
+  [el.fileInput, el.cameraInput].forEach((input) =>
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files || []);
+      input.value = "";
+      addFiles(files);
+    })
+  );
 
   ["dragenter", "dragover"].forEach((type) =>
     el.dropzone.addEventListener(type, (e) => { e.preventDefault(); el.dropzone.classList.add("dragover"); })
@@ -239,27 +450,31 @@
   );
   el.dropzone.addEventListener("drop", (e) => {
     e.preventDefault();
-    const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
-    if (f) setFile(f);
+    if (e.dataTransfer && e.dataTransfer.files) addFiles(e.dataTransfer.files);
   });
   // Dropping outside the zone should not navigate away from the page.
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => e.preventDefault());
 
   document.addEventListener("paste", (e) => {
-    const items = (e.clipboardData && e.clipboardData.items) || [];
-    for (const item of items) {
+    const items_ = (e.clipboardData && e.clipboardData.items) || [];
+    const files = [];
+    for (const item of items_) {
       if (item.kind === "file" && item.type.startsWith("image/")) {
         const blob = item.getAsFile();
         if (blob) {
           const ext = (item.type.split("/")[1] || "png").replace("jpeg", "jpg");
-          setFile(blob.name ? blob : new File([blob], `pasted.${ext}`, { type: item.type }));
-          e.preventDefault();
-          return;
+          files.push(blob.name ? blob : new File([blob], `pasted.${ext}`, { type: item.type }));
         }
       }
     }
+    if (files.length) {
+      e.preventDefault();
+      addFiles(files);
+    }
   });
+
+  el.noticeClose.addEventListener("click", () => { notice = null; renderNotice(); });
 
   // ------------------------------------------------------------------ calling the API
 
@@ -270,8 +485,7 @@
     try {
       resp = await fetch(url, Object.assign({ signal: ctrl.signal }, init));
     } catch (err) {
-      const timedOut = err && err.name === "AbortError";
-      throw { status: 0, message: timedOut ? t("timeoutMsg") : t("networkMsg") };
+      throw { status: 0, code: err && err.name === "AbortError" ? "timeout" : "network_error" };
     } finally {
       clearTimeout(timer);
     }
@@ -281,96 +495,241 @@
       const e = (body && body.error) || {};
       throw {
         status: resp.status,
-        code: e.code || `http_${resp.status}`,
-        message: e.message || (resp.status === 503 ? t("busyMsg") : `HTTP ${resp.status}`),
-        requestId: (body && body.request_id) || resp.headers.get("X-Request-ID"),
+        code: e.code || (resp.ok ? "bad_response" : `http_${resp.status}`),
+        serverMessage: e.message || "",
+        requestId: (body && body.request_id) || resp.headers.get("X-Request-ID") || "",
       };
     }
     return body;
   }
 
-  async function uploadLarge(f) {
+  async function uploadLarge(item) {
+    // POST /api/uploads refuses anything but image/* (ocrservice/uploads.py): never send octet-stream.
+    if (!item.mime) throw { status: 0, code: "unknown_type", ctx: { name: item.name } };
     const info = await callJson(`${API}/api/uploads`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ content_type: f.type || "application/octet-stream", filename: f.name || "" }),
+      body: JSON.stringify({ content_type: item.mime, filename: item.name }),
     }).catch((err) => {
-      if (err.status === 501) err.message = t("tooBigLocal", toMB(limits.direct));
+      if (err.status === 501) err.ctx = { mb: toMB(limits.direct) };
       throw err;
     });
-    const put = await fetch(info.upload_url, { method: "PUT", headers: info.headers || {}, body: f }).catch(() => null);
-    if (!put || !put.ok) throw { status: put ? put.status : 0, message: t("networkMsg") };
+    const put = await fetch(info.upload_url, { method: "PUT", headers: info.headers || {}, body: item.file }).catch(() => null);
+    if (!put || !put.ok) throw { status: put ? put.status : 0, code: "upload_failed" };
     return info.s3_key;
   }
 
-  async function run() {
-    if (!file || busy) return;
-    clearError();
-    setBusy(true);
+  function currentQuery() {
+    const q = new URLSearchParams({ detect: String(el.optDetect.checked) });
+    if (clsTouched) q.set("cls", String(el.optCls.checked));
+    return q.toString();
+  }
+
+  async function recognise(item, query) {
     const started = performance.now();
-    const query = new URLSearchParams({ detect: String(el.optDetect.checked), cls: String(el.optCls.checked) });
     const url = `${API}/api/ocr?${query}`;
-    try {
-      let body;
-      if (limits.known && file.size > limits.max) {
-        throw { status: 413, code: "image_too_large", message: t("tooBigLocal", toMB(limits.max)) };
-      }
-      if (file.size > limits.direct && (limits.uploads || !limits.known)) {
-        setBusy(true, t("uploading"));
-        const key = await uploadLarge(file);
-        setBusy(true);
-        body = await callJson(url, {
-          method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ s3_key: key }),
-        });
-      } else {
-        const form = new FormData();
-        form.append("image", file, file.name || "image.png");
-        body = await callJson(url, { method: "POST", body: form });
-      }
-      body.roundTrip = (performance.now() - started) / 1000;
-      body.fileName = file.name || "image";
-      result = body;
-      renderResult(body, true);
-    } catch (err) {
-      result = null;
-      renderEmpty();
-      showError(err);
-    } finally {
-      setBusy(false);
+    if (item.blocked) throw { status: 0, code: "unknown_type", ctx: { name: item.name } };
+    let body;
+    if (limits.known && item.size > limits.max) {
+      throw { status: 413, code: "too_big_local", ctx: { mb: toMB(limits.max) } };
     }
+    if (item.size > limits.direct && (limits.uploads || !limits.known)) {
+      setBusyLabel(t("uploading"));
+      const key = await uploadLarge(item);
+      setBusyLabel("");
+      body = await callJson(url, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ s3_key: key }),
+      });
+    } else {
+      const form = new FormData();
+      // Declare the image type even when the browser gave none (the part would be application/octet-stream).
+      const part = item.mime && item.file.type !== item.mime ? new File([item.file], item.name, { type: item.mime }) : item.file;
+      form.append("image", part, item.name);
+      body = await callJson(url, { method: "POST", body: form });
+    }
+    body.roundTrip = (performance.now() - started) / 1000;
+    return body;
+  }
+
+  async function run() {
+    if (busy || !items.length) return;
+    const query = currentQuery();
+    // Everything not yet recognised with these options; if all are, recognise the shown file again.
+    let todo = items.filter((it) => !it.blocked && (it.status !== "done" || it.optsKey !== query));
+    if (!todo.length && selected && !selected.blocked) todo = [selected];
+    if (!todo.length) return;
+    todo.forEach((it) => { it.status = "pending"; });
+    busy = true;
+    follow = true;
+    runDone = 0;
+    document.body.classList.add("is-busy");
+    let item;
+    while ((item = items.find((it) => it.status === "pending"))) {
+      runTotal = runDone + items.filter((it) => it.status === "pending").length;
+      item.status = "running";
+      item.error = null;
+      if (follow && selected !== item) select(item);
+      else renderAll();
+      try {
+        item.result = await recognise(item, query);
+        item.optsKey = query;
+        item.status = "done";
+      } catch (err) {
+        item.result = null;
+        item.error = err && err.code ? err : { status: 0, code: "default", serverMessage: String(err) };
+        item.status = "error";
+      }
+      runDone += 1;
+      busyLabel = "";
+      if (item === selected) renderAll(true);
+      else renderAll();
+    }
+    busy = false;
+    document.body.classList.remove("is-busy");
+    renderAll();
   }
   el.runBtn.addEventListener("click", run);
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter") run();
   });
 
-  function setBusy(on, label) {
-    busy = on;
-    el.runBtn.classList.toggle("busy", on);
-    el.runBtn.disabled = on || !file;
-    el.runBtn.querySelector(".label").textContent = on ? label || t("running") : t("run");
-    el.runBtn.setAttribute("aria-busy", String(on));
-    el.veil.hidden = !on;
-    document.body.classList.toggle("is-busy", on);
+  function setBusyLabel(label) {
+    busyLabel = label;
+    renderRunButton();
   }
 
   // ------------------------------------------------------------------ rendering
 
-  function renderEmpty() {
-    el.lines.innerHTML = "";
-    el.overlay.innerHTML = "";
-    el.empty.hidden = false;
-    el.empty.firstElementChild.textContent = t("emptyText");
-    el.actions.hidden = true;
-    el.stats.hidden = true;
-    el.lineCount.textContent = "";
+  function renderAll(fresh) {
+    const has = items.length > 0;
+    el.dropEmpty.hidden = has;
+    el.preview.hidden = !has;
+    el.dropzone.classList.toggle("has-image", has);
+    el.fileMeta.hidden = !has;
+    el.clearBtn.disabled = busy;
+    if (selected) {
+      const pos = items.length > 1 ? ` (${items.indexOf(selected) + 1}/${items.length})` : "";
+      el.fileName.textContent = `${selected.name} · ${formatBytes(selected.size)}${pos}`;
+      el.fileName.title = selected.name;
+    }
+    renderRunButton();
+    renderQueue();
+    renderPreview();
+    renderResult(fresh);
+  }
+
+  function renderRunButton() {
+    el.runBtn.classList.toggle("busy", busy);
+    el.runBtn.disabled = busy || !items.length;
+    el.runBtn.setAttribute("aria-busy", String(busy));
+    let label = t("run");
+    if (busy) label = busyLabel || (runTotal > 1 ? t("runningN", Math.min(runDone + 1, runTotal), runTotal) : t("running"));
+    el.runBtn.querySelector(".label").textContent = label;
+    const waiting = items.filter((it) => !it.blocked && (it.status === "pending" || it.status === "error")).length;
+    el.runCount.hidden = busy || waiting < 2;
+    el.runCount.textContent = t("runCount", waiting);
+  }
+
+  function statusText(it) {
+    if (it.status === "pending") return t("stPending");
+    if (it.status === "running") return t("stRunning");
+    if (it.status === "done") return t("stDone", (it.result.text || []).length);
+    return errorInfo(it.error).title;
+  }
+
+  function renderQueue() {
+    const many = items.length > 1;
+    el.queueWrap.hidden = !many;
+    if (!many) { el.queue.innerHTML = ""; return; }
+    const done = items.filter((it) => it.status === "done").length;
+    const failed = items.filter((it) => it.status === "error").length;
+    el.queueSummary.textContent = t("queueSummary", items.length, done, failed);
+    el.exportAllTxt.disabled = el.exportAllJson.disabled = done + failed === 0;
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".q-item");
+    const focusId = focused ? focused.dataset.id : null;
+    el.queue.innerHTML = "";
+    items.forEach((it, i) => {
+      const li = document.createElement("li");
+      li.className = "q-item";
+      li.dataset.id = String(it.id);
+      li.dataset.status = it.status;
+      li.classList.toggle("current", it === selected);
+      const main = document.createElement("button");
+      main.type = "button";
+      main.className = "q-main";
+      if (it === selected) main.setAttribute("aria-current", "true");
+      const idx = document.createElement("span");
+      idx.className = "q-idx";
+      idx.textContent = String(i + 1);
+      const name = document.createElement("span");
+      name.className = "q-name";
+      name.textContent = it.name;
+      name.title = it.name;
+      const st = document.createElement("span");
+      st.className = "q-status";
+      st.textContent = statusText(it);
+      main.append(idx, name, st);
+      main.addEventListener("click", () => { follow = false; select(it); });
+      li.appendChild(main);
+      if (it.status !== "running") {
+        const rm = document.createElement("button");
+        rm.type = "button";
+        rm.className = "q-remove";
+        rm.textContent = "×";
+        rm.setAttribute("aria-label", `${t("remove")}: ${it.name}`);
+        rm.title = t("remove");
+        rm.addEventListener("click", () => removeItem(it));
+        li.appendChild(rm);
+      }
+      el.queue.appendChild(li);
+      if (focusId === li.dataset.id) main.focus({ preventScroll: true });
+    });
+    const cur = el.queue.querySelector('[aria-current="true"]');
+    if (cur && busy && follow) {
+      const box = el.queue.getBoundingClientRect();
+      const r = cur.getBoundingClientRect();
+      if (r.top < box.top || r.bottom > box.bottom) el.queue.scrollTop += r.top - box.top - box.height / 2;
+    }
+  }
+
+  function renderPreview() {
+    const it = selected;
+    el.veil.hidden = !(it && it.status === "running");
+    if (!it) return;
+    const noPreview = it.preview === false;
+    el.img.hidden = noPreview;
+    el.stage.classList.toggle("placeholder", noPreview);
+    el.noPreview.hidden = !noPreview;
+    el.noPreview.classList.toggle("bad", noPreview && it.status === "error");
+    if (noPreview) {
+      // Never promise what the server has not said: neutral before, the server's verdict after.
+      el.noPreview.textContent = it.status === "error" ? errorInfo(it.error).title
+        : it.status === "done" ? t("noPreviewDone") : t("noPreview");
+    }
+    applyZoom();
   }
 
   function confClass(c) {
     return c >= 0.9 ? "" : c >= 0.7 ? "mid" : "low";
   }
 
-  function renderResult(body, fresh) {
+  function renderResult(fresh) {
+    const it = selected;
+    el.lines.innerHTML = "";
+    el.overlay.innerHTML = "";
+    el.resultFile.hidden = !(it && items.length > 1);
+    el.resultFile.textContent = it ? it.name : "";
+    if (it && it.error) showError(it.error);
+    else el.error.hidden = true;
+    const body = it && it.result;
+    if (!body) {
+      el.empty.hidden = Boolean(it && it.error);
+      el.emptyText.textContent = !it ? t("emptyText") : it.status === "running" ? t("runningText") : t("pendingText");
+      el.actions.hidden = true;
+      el.stats.hidden = true;
+      el.lineCount.textContent = "";
+      return;
+    }
     const lines = body.text || [];
     el.lineCount.textContent = t("lines", lines.length);
     el.stats.hidden = false;
@@ -378,16 +737,11 @@
     el.timeTotal.textContent = formatSeconds(body.roundTrip || 0);
     el.actions.hidden = lines.length === 0;
     el.empty.hidden = lines.length > 0;
-    if (!lines.length) el.empty.firstElementChild.textContent = t("noText");
-
-    // The image could not be previewed (e.g. TIFF): give the boxes a blank page of the right shape.
-    if (el.img.hidden && body.width && body.height) el.stage.style.aspectRatio = `${body.width} / ${body.height}`;
+    if (!lines.length) el.emptyText.textContent = t("noText");
 
     const NS = "http://www.w3.org/2000/svg";
     el.overlay.setAttribute("viewBox", `0 0 ${body.width} ${body.height}`);
     el.overlay.setAttribute("preserveAspectRatio", "none");
-    el.overlay.innerHTML = "";
-    el.lines.innerHTML = "";
     lines.forEach((line, i) => {
       const poly = document.createElementNS(NS, "polygon");
       poly.setAttribute("points", line.box.map((p) => p.join(",")).join(" "));
@@ -415,7 +769,7 @@
       copy.className = "copy-one";
       copy.textContent = t("copy");
       copy.setAttribute("aria-label", `${t("copy")}: ${line.text}`);
-      copy.addEventListener("click", () => copyText(line.text, t("copied")));
+      copy.addEventListener("click", (e) => { e.stopPropagation(); copyText(line.text, t("copied")); });
       li.append(idx, text, conf, copy);
       el.lines.appendChild(li);
 
@@ -425,11 +779,12 @@
       li.addEventListener("mouseleave", off);
       li.addEventListener("focusin", on);
       li.addEventListener("focusout", off);
+      li.addEventListener("click", () => revealBox(i));
       poly.addEventListener("mouseenter", () => { on(); li.scrollIntoView({ block: "nearest", behavior: "smooth" }); });
       poly.addEventListener("mouseleave", off);
       poly.addEventListener("click", () => li.scrollIntoView({ block: "center", behavior: "smooth" }));
     });
-    if (fresh && window.matchMedia("(max-width: 860px)").matches) {
+    if (fresh && items.length === 1 && window.matchMedia("(max-width: 860px)").matches) {
       el.lines.closest(".panel").scrollIntoView({ behavior: "smooth", block: "start" });
     }
   }
@@ -444,26 +799,147 @@
     }
   }
 
+  // Zoomed in: scroll the preview so the line's box is in view.
+  function revealBox(i) {
+    const poly = el.overlay.querySelector(`polygon[data-index="${i}"]`);
+    if (!poly || zoom <= 1) return;
+    const vp = el.viewport.getBoundingClientRect();
+    const r = poly.getBoundingClientRect();
+    el.viewport.scrollLeft += r.left + r.width / 2 - (vp.left + vp.width / 2);
+    el.viewport.scrollTop += r.top + r.height / 2 - (vp.top + vp.height / 2);
+  }
+
+  // {title, message, detail} for an error from the API or from the page, in the current language.
+  function errorInfo(err) {
+    const table = ERRORS[lang];
+    let code = err.code || "default";
+    let entry = table[code];
+    if (!entry) {
+      const s = err.status || 0;
+      const fallback = s === 0 ? "network_error" : s === 413 ? "image_too_large" : s === 415 ? "unsupported_media_type"
+        : s === 503 ? "server_busy" : s === 404 ? "not_found" : s >= 500 ? "internal_error" : "default";
+      entry = table[fallback];
+    }
+    const ctx = Object.assign({ name: "", mb: toMB(limits.direct) }, err.ctx || {});
+    const message = typeof entry[1] === "function" ? entry[1](ctx) : entry[1];
+    const detail = [code];
+    if (err.status) detail.push(`HTTP ${err.status}`);
+    if (err.serverMessage) detail.push(`${t("serverDetail")}: ${err.serverMessage}`);
+    if (err.requestId) detail.push(`request_id ${err.requestId}`);
+    return { title: entry[0], message, detail: detail.join(" · ") };
+  }
+
   function showError(err) {
-    lastError = err;
-    const titles = STRINGS[lang].errTitles;
-    el.errorTitle.textContent = err.title || titles[err.status] || titles.default;
-    let msg = err.message || "";
-    if (err.code && err.status) msg += ` (${err.status} ${err.code})`;
-    el.errorMsg.textContent = msg;
+    const info = errorInfo(err);
+    el.errorTitle.textContent = info.title;
+    el.errorMsg.textContent = info.message;
+    el.errorDetail.textContent = info.detail;
     el.error.hidden = false;
   }
 
-  function clearError() {
-    lastError = null;
-    el.error.hidden = true;
+  function renderNotice() {
+    el.notice.hidden = !notice;
+    if (notice) el.noticeText.textContent = t(notice.key, ...notice.args);
   }
+
+  function renderClsNote() {
+    el.clsNote.textContent = clsTouched ? t("clsChosen")
+      : server.clsDefault === null ? t("clsUnknown") : t("clsDefault", server.clsDefault);
+  }
+
+  el.optCls.indeterminate = true; // until /healthz says what the server does by default
+  el.optCls.addEventListener("change", () => {
+    clsTouched = true;
+    renderClsNote();
+    renderRunButton();
+  });
+
+  // ------------------------------------------------------------------ zoom
+
+  const MAX_ZOOM = 8;
+
+  function contentSize() {
+    if (!el.img.hidden && el.img.naturalWidth) return [el.img.naturalWidth, el.img.naturalHeight];
+    const r = selected && selected.result;
+    if (r && r.width && r.height) return [r.width, r.height];
+    return null;
+  }
+
+  // Width of the stage at zoom 1: the whole image in the panel, never enlarged past its own pixels.
+  function fitWidth() {
+    const cs = getComputedStyle(el.preview);
+    const availW = Math.max(50, el.preview.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight));
+    const availH = Math.max(200, Math.floor(window.innerHeight * 0.7) - 2);
+    const size = contentSize();
+    if (!size) return Math.min(availW, Math.floor((availH * 16) / 9));
+    const [w, h] = size;
+    const fit = Math.min(availW, (availH * w) / h);
+    return Math.max(1, Math.floor(el.img.hidden ? fit : Math.min(fit, w)));
+  }
+
+  function applyZoom() {
+    if (el.preview.hidden) return;
+    const size = contentSize();
+    const width = Math.round(fitWidth() * zoom);
+    el.stage.style.width = `${width}px`;
+    el.stage.style.aspectRatio = size ? `${size[0]} / ${size[1]}` : "16 / 9";
+    $("zoombar").hidden = !size; // nothing to zoom on a blank page without boxes
+    el.zoomLevel.textContent = `${Math.round(size ? (width / size[0]) * 100 : zoom * 100)}%`;
+    el.zoomOut.disabled = zoom <= 1;
+    el.zoomFit.disabled = zoom === 1;
+    el.zoomIn.disabled = zoom >= MAX_ZOOM;
+    el.preview.classList.toggle("zoomed", zoom > 1);
+  }
+
+  // Zoom keeping the point (x, y) of the viewport (client pixels, default its centre) in place.
+  function setZoom(z, x, y) {
+    z = Math.min(MAX_ZOOM, Math.max(1, z));
+    if (Math.abs(z - 1) < 0.02) z = 1;
+    if (z === zoom) return;
+    const vp = el.viewport;
+    const box = vp.getBoundingClientRect();
+    const cx = x === undefined ? vp.clientWidth / 2 : x - box.left;
+    const cy = y === undefined ? vp.clientHeight / 2 : y - box.top;
+    const px = vp.scrollLeft + cx - el.stage.offsetLeft;
+    const py = vp.scrollTop + cy - el.stage.offsetTop;
+    const before = el.stage.offsetWidth || 1;
+    zoom = z;
+    applyZoom();
+    const f = el.stage.offsetWidth / before;
+    vp.scrollLeft = px * f + el.stage.offsetLeft - cx;
+    vp.scrollTop = py * f + el.stage.offsetTop - cy;
+  }
+
+  el.zoomIn.addEventListener("click", () => setZoom(zoom * 1.5));
+  el.zoomOut.addEventListener("click", () => setZoom(zoom / 1.5));
+  el.zoomFit.addEventListener("click", () => setZoom(1));
+  // Ctrl + wheel (and a trackpad pinch, which browsers report as one) zooms around the pointer.
+  el.viewport.addEventListener("wheel", (e) => {
+    if (!e.ctrlKey && !e.metaKey) return;
+    e.preventDefault();
+    setZoom(zoom * Math.exp(-e.deltaY * 0.0025), e.clientX, e.clientY);
+  }, { passive: false });
+  // Two-finger pinch on touch screens; one finger scrolls the zoomed image.
+  let pinch = null;
+  const spread = (ts) => Math.hypot(ts[0].clientX - ts[1].clientX, ts[0].clientY - ts[1].clientY);
+  el.viewport.addEventListener("touchstart", (e) => {
+    if (e.touches.length === 2) pinch = { d: spread(e.touches), z: zoom };
+  }, { passive: true });
+  el.viewport.addEventListener("touchmove", (e) => {
+    if (!pinch || e.touches.length !== 2) return;
+    e.preventDefault();
+    const [a, b] = e.touches;
+    setZoom((pinch.z * spread(e.touches)) / pinch.d, (a.clientX + b.clientX) / 2, (a.clientY + b.clientY) / 2);
+  }, { passive: false });
+  el.viewport.addEventListener("touchend", (e) => { if (e.touches.length < 2) pinch = null; });
+  el.viewport.addEventListener("dblclick", (e) => setZoom(zoom > 1 ? 1 : 2, e.clientX, e.clientY));
+
+  if (window.ResizeObserver) new ResizeObserver(() => applyZoom()).observe(el.preview);
+  window.addEventListener("resize", applyZoom);
 
   // ------------------------------------------------------------------ copy and export
 
-  function allText() {
-    return ((result && result.text) || []).map((l) => l.text).join("\n");
-  }
+  const linesOf = (it) => ((it && it.result && it.result.text) || []).map((l) => l.text);
 
   async function copyText(text, message) {
     let ok = false;
@@ -487,9 +963,13 @@
     toast(ok ? message : t("copyFailed"));
   }
 
-  function baseName() {
-    const name = (result && result.fileName) || "ocr";
-    return name.replace(/\.[^.]+$/, "") || "ocr";
+  function baseName(it) {
+    return ((it && it.name) || "ocr").replace(/\.[^.]+$/, "") || "ocr";
+  }
+
+  function apiBody(it) {
+    const { roundTrip, ...api } = it.result;
+    return api;
   }
 
   function download(content, type, name) {
@@ -503,11 +983,40 @@
     setTimeout(() => URL.revokeObjectURL(url), 2000);
   }
 
-  el.copyAll.addEventListener("click", () => copyText(allText(), t("copiedAll", (result.text || []).length)));
-  el.exportTxt.addEventListener("click", () => download(allText() + "\n", "text/plain;charset=utf-8", `${baseName()}.txt`));
+  el.copyAll.addEventListener("click", () => {
+    const lines = linesOf(selected);
+    copyText(lines.join("\n"), t("copiedAll", lines.length));
+  });
+  el.exportTxt.addEventListener("click", () => {
+    if (selected && selected.result) download(linesOf(selected).join("\n") + "\n", "text/plain;charset=utf-8", `${baseName(selected)}.txt`);
+  });
   el.exportJson.addEventListener("click", () => {
-    const { roundTrip, fileName, ...api } = result;
-    download(JSON.stringify(api, null, 2), "application/json", `${baseName()}.json`);
+    if (selected && selected.result) download(JSON.stringify(apiBody(selected), null, 2), "application/json", `${baseName(selected)}.json`);
+  });
+
+  // Every processed file, in queue order: its lines, or its error.
+  const processed = () => items.filter((it) => it.status === "done" || it.status === "error");
+
+  el.exportAllTxt.addEventListener("click", () => {
+    const parts = processed().map((it) => {
+      const head = `===== ${it.name} =====`;
+      if (it.status === "error") {
+        const info = errorInfo(it.error);
+        return `${head}\n[${info.title}: ${info.detail}]`;
+      }
+      return `${head}\n${linesOf(it).join("\n")}`;
+    });
+    download(parts.join("\n\n") + "\n", "text/plain;charset=utf-8", "ocr-all.txt");
+  });
+  el.exportAllJson.addEventListener("click", () => {
+    const files = processed().map((it) => {
+      if (it.status === "done") return { file: it.name, ...apiBody(it) };
+      const e = it.error || {};
+      const out = { file: it.name, success: false, error: { code: e.code || "default", message: e.serverMessage || errorInfo(e).message } };
+      if (e.requestId) out.request_id = e.requestId;
+      return out;
+    });
+    download(JSON.stringify({ files }, null, 2), "application/json", "ocr-all.json");
   });
 
   function toast(message) {
@@ -523,8 +1032,10 @@
     return Math.round((n / 1048576) * 10) / 10;
   }
 
-  // Learn the server's limits (and whether large uploads go through S3); the page works without it.
-  function loadLimits() {
+  // Learn the server's limits, whether large uploads go through S3, and its cls default. The page
+  // works without it (config.js's numbers; `cls` left to the server). Polls while the models load.
+  let healthTries = 0;
+  function loadServerInfo() {
     fetch(`${API}/healthz`, { cache: "no-store" })
       .then((r) => r.json())
       .then((h) => {
@@ -532,6 +1043,15 @@
         limits.uploads = Boolean(h.uploads);
         limits.known = typeof h.uploads === "boolean";
         limits.max = limits.uploads && h.upload_max_bytes ? Math.max(limits.direct, h.upload_max_bytes) : limits.direct;
+        if (typeof h.cls_default === "boolean") {
+          server.clsDefault = h.cls_default;
+          if (!clsTouched) {
+            el.optCls.indeterminate = false;
+            el.optCls.checked = h.cls_default;
+          }
+        } else if (h.status === "loading" && healthTries++ < 60) {
+          setTimeout(loadServerInfo, 3000);
+        }
         applyLang();
       })
       .catch(() => { /* keep config.js's numbers */ });
@@ -549,6 +1069,5 @@
 
   if (API) el.apiLink.href = `${API}/docs`;
   applyLang();
-  renderEmpty();
-  loadLimits();
+  loadServerInfo();
 })();

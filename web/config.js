@@ -5,6 +5,7 @@ window.OCR_CONFIG = {
   apiBase: "",
   // Images above this many bytes go through a presigned S3 upload when the server has one configured.
   maxBytes: 10 * 1024 * 1024,
-  // "zh" or "en"; ?lang=en overrides, and the choice made on the page is remembered.
-  lang: "zh",
+  // "auto": the browser's language (zh* -> Chinese, anything else -> English). "zh" or "en" forces a
+  // default. Either way ?lang=en|zh overrides it, and a language picked on the page is remembered.
+  lang: "auto",
 };

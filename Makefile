@@ -9,15 +9,19 @@ export PORT HOST
 # Kernels compile once into this cache (Lambda points it at /tmp).
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 
-.PHONY: setup run test bench peers bench-debs loadtest soak clean models browser lint
+.PHONY: setup run test bench peers bench-debs loadtest soak clean models browser lint lock
 
 setup: $(STAMP) models
 
-$(STAMP): pyproject.toml
+# Installs exactly the pinned, hashed versions of requirements.lock (`make lock` refreshes it),
+# then the project itself; `pip check` fails when pyproject.toml needs what the lock lacks.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[build,test]"
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-* && touch $@
 
 models: $(STAMP)
@@ -45,7 +49,7 @@ bench-debs:
 run: setup
 	$(BIN)/python -m ocrservice.serve
 
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest -q
 
 bench: setup bench-debs
@@ -59,8 +63,15 @@ peers: setup bench-debs
 	$(BIN)/python -m bench.peers
 
 lint: setup
-	$(BIN)/python -m pip install -q ruff mypy
-	$(BIN)/ruff check ocrcore ocrservice tests models
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Refresh requirements.lock from pyproject.toml (every extra but bench, hashed, all platforms).
+lock:
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra build --extra test --generate-hashes --universal \
+	  --python-version 3.11 --upgrade -q -o requirements.lock
 
 clean:
 	rm -rf $(VENV) models/build .cache

@@ -94,7 +94,7 @@ def _tp_worker(spec: str, paths: list[str], counter, total: int, ready, go, done
         images = [decode_image(Path(p).read_bytes()) for p in paths]
         engine = eng.load(spec, 1)
         engine.run(images[0])  # RapidOCR loads its models on the first call
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which stops the pool
+    except Exception as exc:
         ready.put(("error", pid, f"{spec}: {exc!r}"))
         return
     ready.put(("ready", pid, None))
@@ -109,7 +109,7 @@ def _tp_worker(spec: str, paths: list[str], counter, total: int, ready, go, done
                 break
             engine.run(images[i % len(images)])
             n += 1
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         done.put(("error", pid, f"{spec}: {exc!r}"))
         return
     done.put(("done", pid, n))

@@ -292,10 +292,8 @@ def quantize(fp32: Path, int8: Path, feeds: list[dict], method: str, keep_fp32: 
     the products are exact (ocrcore.host.CPUInfo.int8_exact). ``nodes`` lists the only nodes to
     quantise; otherwise every Conv/MatMul but those in ``keep_fp32`` (where measured error
     concentrates) is."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-
     import onnx
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     names = {n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node}
     missing = sorted((set(keep_fp32) | set(nodes or ())) - names)

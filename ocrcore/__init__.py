@@ -32,10 +32,15 @@ _EXPORTS = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
-    from .engine import EngineConfig, OCREngine
-    from .errors import ImageTooLargeError, InvalidImageError, OCRError, UnsupportedImageError
-    from .models import ModelsMissingError
-    from .types import Line, OCRResult
+    from .engine import EngineConfig as EngineConfig
+    from .engine import OCREngine as OCREngine
+    from .errors import ImageTooLargeError as ImageTooLargeError
+    from .errors import InvalidImageError as InvalidImageError
+    from .errors import OCRError as OCRError
+    from .errors import UnsupportedImageError as UnsupportedImageError
+    from .models import ModelsMissingError as ModelsMissingError
+    from .types import Line as Line
+    from .types import OCRResult as OCRResult
 
 
 def __getattr__(name: str) -> Any:

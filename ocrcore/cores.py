@@ -111,7 +111,7 @@ class CorePool:
         def run(i: int) -> None:
             try:
                 results[i] = fn(items[i])
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            except BaseException as exc:
                 with cond:
                     errors.append(exc)
             finally:

@@ -3,8 +3,8 @@ and the optional 0/180 orientation classifier."""
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 import onnxruntime as ort
 
 from .preprocess import line_tensor_batch

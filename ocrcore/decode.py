@@ -85,12 +85,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     try:
         # The pixel cap below is checked from the header before any pixel is decoded; Pillow's own
         # bomb check (off in engines, ocrcore.runtime) only ever raises for > 2x its default.
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"image has too many pixels: {exc}") from None
     except UnidentifiedImageError:
         raise InvalidImageError("not an image, or an image format that could not be identified") from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad upload
+    except Exception as exc:
         raise InvalidImageError(f"could not read the image header: {exc}") from None
     fmt = img.format or "?"
     if fmt not in SUPPORTED_FORMATS:
@@ -103,6 +103,6 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     try:
         img.load()
         img = ImageOps.exif_transpose(img) or img
-    except Exception as exc:  # noqa: BLE001 - truncated/corrupt data surfaces here
+    except Exception as exc:
         raise InvalidImageError(f"corrupt or truncated {fmt} image: {exc}") from None
     return pil_to_bgr(img)

@@ -95,7 +95,7 @@ def box_score(prob: np.ndarray, quad: np.ndarray) -> float:
     # inside edge i  <=>  ex * (y - qy) - ey * (x - qx) >= 0, as (4, rows, 1) >= (4, 1, cols)
     a = edge[:, 0, None] * (ys[None, :] - q[:, 1, None])
     b = edge[:, 1, None] * (xs[None, :] - q[:, 0, None])
-    inside = (a[:, :, None] >= b[:, None, :]).all(axis=0).view(np.uint8)
+    inside = np.asarray((a[:, :, None] >= b[:, None, :]).all(axis=0)).view(np.uint8)
     if not inside.any():
         return 0.0
     return float(cv2.mean(prob[ymin : ymax + 1, xmin : xmax + 1], inside)[0])
@@ -103,7 +103,7 @@ def box_score(prob: np.ndarray, quad: np.ndarray) -> float:
 
 def boxes_from_prob(prob: np.ndarray, p: DetParams) -> list[tuple[np.ndarray, float]]:
     """Probability map (H, W) -> [(quad in map pixels, score)], DB post-processing."""
-    mask = (prob > p.thresh).astype(np.uint8)
+    mask: np.ndarray = (prob > p.thresh).astype(np.uint8)
     mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     out: list[tuple[np.ndarray, float]] = []
@@ -234,13 +234,13 @@ class Detector:
         single-threaded one. (Running at most one detector at a time would save 35 MB of peak
         RSS under the 2-user load and cost 14% of its throughput: docs/performance.md.)"""
         extra = self.cores.size - 1 if self.cores is not None else 0
-        if self.wide_session is not None and extra > 0 and wide is not False:
-            if wide or self.cores.try_take(extra):  # type: ignore[union-attr]
-                try:
-                    return self.wide_session.run(None, {self._input: tensor})[0][0, 0]
-                finally:
-                    if not wide:
-                        self.cores.give(extra)  # type: ignore[union-attr]
+        if (self.wide_session is not None and extra > 0 and wide is not False
+                and (wide or self.cores.try_take(extra))):  # type: ignore[union-attr]
+            try:
+                return self.wide_session.run(None, {self._input: tensor})[0][0, 0]
+            finally:
+                if not wide:
+                    self.cores.give(extra)  # type: ignore[union-attr]
         return self.session.run(None, {self._input: tensor})[0][0, 0]
 
     def _detect_one(self, img: np.ndarray, upscale: bool = True, wide: bool | None = None,

@@ -14,9 +14,9 @@ import sys
 import time
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -53,7 +53,7 @@ def box_to_rect(box) -> tuple[float, float, float, float] | None:
         return None
     arr = np.asarray(box, dtype=np.float64)
     if arr.shape == (4,):
-        return tuple(arr)  # type: ignore[return-value]
+        return (arr[0], arr[1], arr[2], arr[3])
     return (arr[:, 0].min(), arr[:, 1].min(), arr[:, 0].max(), arr[:, 1].max())
 
 

@@ -75,7 +75,7 @@ def profile_files(profile: str, precision: str = "auto", root: Path | None = Non
     (:func:`ocrcore.precision.select`, measured once per host at ``threads`` and cached)."""
     wanted = parse_precision(precision)
     base, info = load_build(profile, root)
-    kwargs = {"timer": timer} if timer is not None else {}
-    choice = select(base, info, wanted, threads, cpu=cpu, **kwargs)
+    choice = (select(base, info, wanted, threads, cpu=cpu) if timer is None
+              else select(base, info, wanted, threads, cpu=cpu, timer=timer))
     paths = {name: base / f"{name}.{choice.precisions[name]}.onnx" for name in ("det", "rec", "cls")}
     return ProfileFiles(paths["det"], paths["rec"], paths["cls"], base / "dict.txt", dict(choice.precisions), choice)

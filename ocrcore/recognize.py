@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .ctc import greedy_collapse
 from .cores import CorePool
+from .ctc import greedy_collapse
 from .preprocess import line_tensor_batch
-
 
 # Outputs models/build.py adds to every recogniser: argmax class and its probability per time step.
 GREEDY_OUTPUTS = ["ctc_best", "ctc_best_prob"]

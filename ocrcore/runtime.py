@@ -55,7 +55,7 @@ def configure_process() -> None:
     _CONFIGURED = True
 
 
-def make_session(path: Path, threads: int, spin: bool = False) -> "ort.InferenceSession":
+def make_session(path: Path, threads: int, spin: bool = False) -> ort.InferenceSession:
     """A CPU session with a fixed intra-op pool; ``threads`` <= 0 lets ORT pick (all cores).
 
     ``spin=False`` stops idle pool threads from busy-waiting after each run: the engine has

@@ -14,15 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-WORDS = (
-    "invoice total amount date order number customer address street road city phone email "
-    "price quantity item description tax subtotal cash change receipt thank you welcome store "
-    "open daily from to hours account balance payment card visa credit debit reference code "
-    "the quick brown fox jumps over lazy dog optical character recognition service engine "
-    "model detection text line image scan photo document page report summary section table "
-    "north south east west market bank hotel station airport exit entrance parking floor "
-    "Monday Tuesday Friday January March October Kuala Lumpur Beijing Shanghai London Paris"
-).split()
+WORDS = ["invoice", "total", "amount", "date", "order", "number", "customer", "address", "street", "road", "city", "phone", "email", "price", "quantity", "item", "description", "tax", "subtotal", "cash", "change", "receipt", "thank", "you", "welcome", "store", "open", "daily", "from", "to", "hours", "account", "balance", "payment", "card", "visa", "credit", "debit", "reference", "code", "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "optical", "character", "recognition", "service", "engine", "model", "detection", "text", "line", "image", "scan", "photo", "document", "page", "report", "summary", "section", "table", "north", "south", "east", "west", "market", "bank", "hotel", "station", "airport", "exit", "entrance", "parking", "floor", "Monday", "Tuesday", "Friday", "January", "March", "October", "Kuala", "Lumpur", "Beijing", "Shanghai", "London", "Paris"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +48,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 def render_line(text: str, height: int = 40, *, fg: int = 20, bg: int = 245, pad: int = 6) -> np.ndarray:
     """One text line, tightly cropped with a small margin (like a detector crop), BGR uint8."""
     font = _font(max(8, int(height * 0.75)))
-    x0, y0, x1, y1 = font.getbbox(text)
+    x0, y0, x1, y1 = (int(v) for v in font.getbbox(text))
     w, h = x1 - x0 + 2 * pad, max(height, y1 - y0 + 2 * pad)
     img = Image.new("L", (w, h), bg)
     ImageDraw.Draw(img).text((pad - x0, (h - (y1 - y0)) // 2 - y0), text, fill=fg, font=font)
@@ -88,7 +80,7 @@ def render_page(
         font = _font(size_px)
         text = random_text(rng, 2, 6)
         x = rng.randint(20, max(21, width // 6))
-        bx0, by0, bx1, by1 = draw.textbbox((x, y), text, font=font)
+        bx0, by0, bx1, by1 = (int(v) for v in draw.textbbox((x, y), text, font=font))
         if by1 + 10 > height:
             break
         if bx1 > width - 10:
@@ -115,7 +107,7 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
         img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
         _, encoded = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, rng.randint(30, 80)])
-        img = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        img = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR))
     if rng.random() < 0.15:
         img = 255 - img
     return np.ascontiguousarray(img)
@@ -138,11 +130,11 @@ def render_scroll(seed: int, width: int = 1080, height: int = 24000, *, n_lines:
         size_px = rng.choice(sizes)
         font = _font(size_px)
         text = random_text(rng, 1, 4)
-        bx0, by0, bx1, by1 = draw.textbbox((0, 0), text, font=font)
+        bx0, by0, bx1, by1 = (int(v) for v in draw.textbbox((0, 0), text, font=font))
         tw = bx1 - bx0
         if tw > width - 120:
             text = text.split(" ")[0]
-            bx0, by0, bx1, by1 = draw.textbbox((0, 0), text, font=font)
+            bx0, by0, bx1, by1 = (int(v) for v in draw.textbbox((0, 0), text, font=font))
             tw = bx1 - bx0
         right = rng.random() < 0.4
         x = width - 60 - tw if right else rng.randint(40, 100)

@@ -61,7 +61,7 @@ async def read_image(request: Request) -> ImageInput:
             form = await request.form(max_files=4, max_fields=16)
         except ApiError:
             raise
-        except Exception as exc:  # noqa: BLE001 - malformed multipart
+        except Exception as exc:
             raise ApiError(400, "invalid_multipart", f"could not parse the multipart body: {exc}") from None
         try:
             part = form.get("image")
@@ -109,7 +109,7 @@ async def read_upload_request(request: Request) -> UploadRequest:
     into a 400 "error parsing the body"; this keeps 413 for too large and 400/422 for the rest."""
     raw = await request.body()
     if not raw.strip():
-        return UploadRequest()
+        return UploadRequest(content_type=None, filename=None)
     payload = parse_json(raw)
     try:
         return UploadRequest.model_validate(payload)

@@ -209,7 +209,7 @@ def handle_event(
                 log.info(json.dumps({"event": "bulk_ok", "message_id": message_id, **info}, ensure_ascii=False))
                 if int(message.get("attributes", {}).get("ApproximateReceiveCount", "1") or 1) > 1:
                     _delete_quietly(s3, obj.bucket, error_key(obj.key, settings))  # earlier attempt failed
-        except Exception as exc:  # noqa: BLE001 - every failure is reported, none escapes the batch
+        except Exception as exc:
             failed += 1
             failures.append({"itemIdentifier": message_id})
             doc = _error_doc(current, exc, message, settings)
@@ -241,5 +241,5 @@ def handle_event(
 def _delete_quietly(s3, bucket: str, key: str) -> None:
     try:
         s3.delete_object(Bucket=bucket, Key=key)
-    except Exception:  # noqa: BLE001 - a stale error file is harmless
+    except Exception:
         log.warning("could not delete stale s3://%s/%s", bucket, key)

@@ -116,7 +116,7 @@ class RequestMiddleware:
                 return message
 
             await self.app(scope, limited_receive, send_wrapper)
-        except Exception as exc:  # noqa: BLE001 - never let a request take the worker down
+        except Exception as exc:
             error_log.exception("unhandled error in request %s %s %s", rid, method, path)
             state["log"]["error"] = "internal_error"
             self.metrics.errors.labels(code="internal_error").inc()

@@ -19,8 +19,17 @@ from ocrcore.host import cpu_info
 from .body import ImageInput, read_image, read_upload_request
 from .errors import ApiError, error_response
 from .metrics import CONTENT_TYPE
-from .schemas import (ERROR_RESPONSES, OCR_BODY, UPLOAD_BODY, UPLOAD_RESPONSES, HealthResponse, LineOut, OCRResponse,
-                      UploadRequest, UploadResponse)
+from .schemas import (
+    ERROR_RESPONSES,
+    OCR_BODY,
+    UPLOAD_BODY,
+    UPLOAD_RESPONSES,
+    HealthResponse,
+    LineOut,
+    OCRResponse,
+    UploadRequest,
+    UploadResponse,
+)
 
 api = APIRouter(tags=["ocr"])
 ops = APIRouter(tags=["ops"])

@@ -93,7 +93,7 @@ class OCRService:
         t0 = time.perf_counter()
         try:
             engine = OCREngine(self.settings.engine_config())
-        except BaseException as exc:  # noqa: BLE001 - reported by /healthz and every request
+        except BaseException as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
             log.error("engine failed to load: %s", self.load_error)
             self._engine_future.set_exception(exc)
@@ -120,7 +120,7 @@ class OCRService:
         self.start_loading()
         try:
             return await asyncio.wrap_future(self._engine_future)
-        except Exception:  # noqa: BLE001 - whatever failed is in load_error
+        except Exception:
             raise ApiError(503, "engine_unavailable", f"the OCR engine failed to load: {self.load_error}") from None
 
     # ------------------------------------------------------------------ OCR
@@ -140,7 +140,7 @@ class OCRService:
                 self.metrics.cache.labels(outcome="hit").inc()
                 return await asyncio.shield(pending), True
             self.metrics.cache.labels(outcome="miss").inc()
-        if self.admitted >= self.settings.max_queue:
+        if self.admitted >= (self.settings.max_queue or 0):
             self.metrics.rejected.inc()
             raise ApiError(
                 503, "server_busy",

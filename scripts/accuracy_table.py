@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 
 def cell(r: dict) -> str:
@@ -21,7 +22,7 @@ def main(paths: list[str]) -> None:
     rows: dict[str, dict[str, dict]] = defaultdict(dict)
     columns: list[str] = []
     for path in paths:
-        for r in json.load(open(path)):
+        for r in json.loads(Path(path).read_text()):
             col = f"{r['profile']} {r['precision']}"
             if col not in columns:
                 columns.append(col)

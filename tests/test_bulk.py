@@ -16,9 +16,9 @@ from urllib.parse import unquote_plus
 import boto3
 import pytest
 
-from ocrservice import bulk
 from ocrcore import EngineConfig, OCREngine
 from ocrcore.synth import render_page
+from ocrservice import bulk
 from tests.helpers import jpeg_bytes, moto_server, png_bytes
 
 REGION = "us-east-1"

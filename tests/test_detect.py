@@ -3,11 +3,22 @@ of boxes seen by two tiles, reading order and the tile scale chosen from line he
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from ocrcore.detect import (DetParams, _merge_tiled, _tiles, boxes_from_prob, line_height, order_clockwise,
-                            sort_reading_order, tile_scale, unclip_rect)
+from ocrcore.detect import (
+    DetParams,
+    _merge_tiled,
+    _tiles,
+    boxes_from_prob,
+    line_height,
+    order_clockwise,
+    sort_reading_order,
+    tile_scale,
+    unclip_rect,
+)
 
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -32,7 +43,7 @@ def test_tiles_cover_the_length_with_overlap() -> None:
     for length, tile, overlap in [(24000, 1080, 216), (1500, 960, 192), (900, 960, 192), (2000, 1000, 200)]:
         starts = _tiles(length, tile, overlap)
         assert starts[0] == 0 and starts[-1] + min(tile, length) >= length
-        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
+        assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
 
 
 def test_merge_drops_duplicates_and_joins_a_line_cut_by_a_seam() -> None:
@@ -74,5 +85,5 @@ def test_boxes_from_a_probability_map() -> None:
     assert len(boxes) == 2
     tops = sorted(float(q[:, 1].min()) for q, _ in boxes)
     assert tops[0] < 20 and 34 < tops[1] < 70  # unclipped outward around each line
-    for q, score in boxes:
+    for _, score in boxes:
         assert 0.5 <= score <= 1.0

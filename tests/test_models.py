@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -14,10 +15,8 @@ from ocrcore.recognize import load_charset
 
 from .helpers import ROOT
 
-import sys
-
 sys.path.insert(0, str(ROOT / "models"))
-import build as model_build  # noqa: E402
+import build as model_build
 
 MANIFEST = json.loads((ROOT / "models" / "manifest.json").read_text())
 

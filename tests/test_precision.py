@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ocrcore.host import CPUInfo, cpu_info, parse_cpuinfo
+from ocrcore.host import cpu_info, parse_cpuinfo
 from ocrcore.precision import MEASURE_SHAPES, choose, eligible, select
 
 from .helpers import ROOT

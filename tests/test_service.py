@@ -151,8 +151,9 @@ def test_the_settings_profile_is_the_one_loaded(monkeypatch: pytest.MonkeyPatch)
     async def run() -> None:
         app = create_app(Settings(profile="tiny", threads=1, web_dir=None))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s.test") as client:
-            from ocrcore.synth import render_page
             import cv2
+
+            from ocrcore.synth import render_page
 
             img, _ = render_page(3, (400, 200), n_lines=2)
             r = await client.post("/api/ocr", content=cv2.imencode(".png", img)[1].tobytes(),

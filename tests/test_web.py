@@ -185,7 +185,7 @@ def test_language_follows_browser_unless_chosen(server, browser):
         assert page.evaluate("navigator.language") == locale
         assert page.locator("#run-btn").inner_text().strip() == label, locale
         assert page.evaluate("document.documentElement.lang") == html_lang
-        assert page.locator(f'.lang-btn[aria-pressed="true"]').count() == 1
+        assert page.locator('.lang-btn[aria-pressed="true"]').count() == 1
         context.close()
 
     # A language picked on the page wins over the browser's, on reload and in a new tab.

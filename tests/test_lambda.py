@@ -297,7 +297,7 @@ def test_large_image_through_a_presigned_upload(lam):
     data = png_bytes(noisy)
     assert len(data) > MAX_BYTES  # too big for the request body
 
-    req = json.dumps({"content_type": "image/png", "filename": "scan.png"})
+    req = json.dumps({"content_type": "image/png", "filename": "scan.png", "size": len(data)})
     resp = lam.handler(v2_event("POST", "/api/uploads", req, "application/json", b64=False), FakeContext())
     assert resp["statusCode"] == 200, resp["body"]
     up = response_json(resp)
@@ -313,7 +313,7 @@ def test_large_image_through_a_presigned_upload(lam):
     out = response_json(resp)
     assert (out["width"], out["height"]) == (1400, 1000) and similarity(out["text"], truth) > 0.85
 
-    resp = lam.handler(v2_event("POST", "/api/ocr", json.dumps({"s3_key": "uploads/nope.png"}), "application/json", b64=False), None)
+    resp = lam.handler(v2_event("POST", "/api/ocr", json.dumps({"s3_key": up["s3_key"].rsplit("/", 1)[0] + "/nope.png"}), "application/json", b64=False), None)
     assert resp["statusCode"] == 404
 
 

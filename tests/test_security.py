@@ -282,3 +282,52 @@ def test_presigned_upload_is_scoped_to_its_key_its_size_and_its_uploader(srv, sy
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_s3_key"
         r = owner.post(f"{srv.url}/api/ocr", json={"s3_key": key})
         assert r.status_code == 200 and r.json()["text"], r.text
+
+
+# --------------------------------------------------------------------------- the page with a token
+
+
+def test_page_asks_for_the_token_and_keeps_it_in_the_tab_only(srv, small_png, tmp_path):
+    from tests.test_web import CHROMIUM_ARGS, chromium_path, open_page
+
+    exe = chromium_path()  # skips without Debian's chromium (fails on CI), as tests/test_web.py
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+    image = tmp_path / "line.png"
+    image.write_bytes(small_png)
+    for name in ("index.html", "app.js", "config.js"):  # nothing secret in what the page ships
+        assert TOKEN not in httpx.get(f"{srv.url}/{name}", timeout=10).text
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            # Dismissing the prompt: a clear, localized error.
+            context, page = open_page(browser, f"{srv.url}/", locale="en-US")
+            page.on("dialog", lambda d: d.dismiss())
+            page.set_input_files("#file-input", str(image))
+            page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
+            page.click("#run-btn")
+            page.wait_for_selector("#error:not([hidden])")
+            assert page.locator("#error-title").inner_text() == "Access token needed"
+            assert "unauthorized" in page.locator("#error-detail").inner_text()
+            context.close()
+
+            # Entering it: the request is repeated with it, and it stays in sessionStorage only.
+            context, page = open_page(browser, f"{srv.url}/", locale="en-US")
+            prompts: list[str] = []
+
+            def answer(dialog):
+                prompts.append(dialog.message)
+                dialog.accept(TOKEN)
+
+            page.on("dialog", answer)
+            page.set_input_files("#file-input", str(image))
+            page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
+            page.click("#run-btn")
+            page.wait_for_selector("#lines .line")
+            assert len(prompts) == 1 and "token" in prompts[0]
+            assert page.evaluate("sessionStorage.getItem('ocr.token')") == TOKEN
+            assert TOKEN not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+            assert TOKEN not in page.url and not page.js_errors, page.js_errors
+            context.close()
+        finally:
+            browser.close()

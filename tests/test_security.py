@@ -331,3 +331,21 @@ def test_page_asks_for_the_token_and_keeps_it_in_the_tab_only(srv, small_png, tm
             context.close()
         finally:
             browser.close()
+
+
+def test_edge_box_defaults_require_a_token_and_limit_rates(tmp_path):
+    """infra/edge/ocr.env: the settings load, a tokens file is required and the rate limit is on."""
+    from tests.helpers import ROOT
+
+    env = dict(line.split("=", 1) for line in (ROOT / "infra" / "edge" / "ocr.env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert env["OCR_API_TOKENS_FILE"] == "/etc/ocr/tokens" and env["HOST"] == "0.0.0.0"
+    assert "CORS_ORIGINS" not in env  # the page the box serves is the only browser origin
+    tokens = tmp_path / "tokens"
+    tokens.write_text("edge-token\n")
+    settings = load_settings({**env, "OCR_API_TOKENS_FILE": str(tokens)})
+    assert [str(x) for x in parse_limits(settings.rate_limit)] == ["30 per 1 minute", "600 per 1 hour"]
+    assert settings.cors_origins == ()
+    assert TokenChecker.from_settings(settings).check("edge-token") == token_identity("edge-token")
+    install = (ROOT / "infra" / "edge" / "install.sh").read_text()
+    assert "secrets.token_urlsafe(32)" in install and 'chmod 0640 "$ETC_DIR/tokens"' in install

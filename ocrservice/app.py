@@ -7,6 +7,9 @@
     GET  /docs          OpenAPI UI (assets served locally: works offline)
     GET  /              the web page (web/)
 
+With a token configured (ocrservice.auth) ``/api/*`` and ``/metrics`` need ``Authorization: Bearer``;
+with ``OCR_RATE_LIMIT`` (ocrservice.ratelimit) ``/api/*`` is limited per client.
+
 ``create_app()`` builds an app from :class:`ocrservice.config.Settings`; ``app`` is the
 module-level instance ``uvicorn ocrservice.app:app`` serves. The engine loads once per process
 (lazily, in the background) so the same app also works under Mangum, where the lifespan runs
@@ -29,9 +32,11 @@ from fastapi_offline import FastAPIOffline
 from ocrcore import OCREngine, __version__
 
 from . import routes
+from .auth import AuthMiddleware, TokenChecker
 from .config import Settings, load_settings
 from .errors import install_handlers
 from .middleware import RequestMiddleware
+from .ratelimit import RateLimiter, RateLimitMiddleware, parse_limits
 from .service import OCRService
 from .uploads import Uploads
 
@@ -73,11 +78,17 @@ def create_app(settings: Settings | None = None, *, engine: OCREngine | None = N
         async def root() -> RedirectResponse:
             return RedirectResponse("/docs")
 
-    # ---- middleware: CORS outermost so every response (errors included) carries its headers
+    # ---- middleware: CORS outermost so every response (errors included) carries its headers;
+    # inside the request layer, the rate limit and then the token check (both before the body is read)
+    app.state.auth = TokenChecker.from_settings(settings)
+    app.add_middleware(AuthMiddleware, checker=app.state.auth, metrics=service.metrics)
+    if settings.rate_limit:
+        app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(parse_limits(settings.rate_limit)),
+                           metrics=service.metrics)
     app.add_middleware(RequestMiddleware, metrics=service.metrics, max_body=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
+        allow_origins=list(settings.cors_origins or ()),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from .auth import caller_identity
 from .errors import ApiError
 from .schemas import UploadRequest
 from .uploads import Uploads
@@ -86,7 +87,7 @@ async def read_image(request: Request) -> ImageInput:
         if payload.get("image_base64") is not None:
             return ImageInput(decode_base64(payload["image_base64"]), "base64")
         if payload.get("s3_key") is not None:
-            key = uploads.check_key(payload["s3_key"])
+            key = uploads.check_key(payload["s3_key"], caller_identity(request.scope))
             return ImageInput(await run_in_threadpool(uploads.fetch, key), "s3")
         got = ", ".join(repr(k) for k in payload) or "none"
         raise ApiError(422, "missing_field", f"JSON body needs 'image_base64' or 's3_key' (received keys: {got})")
@@ -109,7 +110,7 @@ async def read_upload_request(request: Request) -> UploadRequest:
     into a 400 "error parsing the body"; this keeps 413 for too large and 400/422 for the rest."""
     raw = await request.body()
     if not raw.strip():
-        return UploadRequest(content_type=None, filename=None)
+        return UploadRequest(content_type=None, filename=None, size=None)
     payload = parse_json(raw)
     try:
         return UploadRequest.model_validate(payload)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from ocrcore.config import ConfigError, EngineSettings, env, load
@@ -44,9 +44,23 @@ class Settings(EngineSettings):
     cache_size: int = Field(
         256, ge=0, validation_alias=env("OCR_CACHE_SIZE"),
         description="results kept (LRU, by SHA-256 of the bytes + `detect` + `cls`)")
-    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("*",), validation_alias=env("CORS_ORIGINS"), json_schema_extra={"shown_default": "`*`"},
-        description="comma-separated origins allowed to call the API from a browser")
+    cors_origins: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None, validation_alias=env("CORS_ORIGINS"),
+        json_schema_extra={"shown_default": "the page's own origin only when the app serves it (`OCR_WEB_DIR`), else `*`"},
+        description="comma-separated origins allowed to call the API from a browser (`*`: any)")
+    api_token: SecretStr | None = Field(
+        None, validation_alias=env("OCR_API_TOKEN"),
+        description="bearer token required on `/api/*` and `/metrics` (`Authorization: Bearer ...`); unset = open")
+    api_tokens_file: Path | None = Field(
+        None, validation_alias=env("OCR_API_TOKENS_FILE"),
+        description="file of accepted tokens, one per line (`#` comments); with `OCR_API_TOKEN` both are accepted")
+    api_token_secret: str = Field(
+        "", validation_alias=env("OCR_API_TOKEN_SECRET"),
+        description="AWS Secrets Manager secret (id or ARN) holding the token(s), read once at start (Lambda's `AuthMode=token`)")
+    rate_limit: str = Field(
+        "", validation_alias=env("OCR_RATE_LIMIT"),
+        description="requests per client address on `/api/*`, e.g. `30/minute;300/hour` (429 + `Retry-After` beyond); "
+                    "unset = off (the edge box's `ocr.env` sets it)")
     web_dir: Path | None = Field(
         REPO_ROOT / "web", validation_alias=env("OCR_WEB_DIR"), json_schema_extra={"shown_default": "`web/` of the repo"},
         description="the static page served at `/`")
@@ -97,6 +111,19 @@ class Settings(EngineSettings):
             return tuple(o.strip() for o in value.split(",") if o.strip())
         return value
 
+    @field_validator("api_token", "api_tokens_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from .ratelimit import parse_limits
+
+        parse_limits(value)  # ValueError names the malformed limit
+        return value.strip()
+
     @field_validator("upload_prefix", "bulk_results_prefix", "bulk_errors_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -120,6 +147,9 @@ class Settings(EngineSettings):
         object.__setattr__(self, "workers", workers)
         if self.max_queue is None:
             object.__setattr__(self, "max_queue", max(32, 8 * workers))
+        if self.cors_origins is None:  # same-origin only when the page is ours; no CORS headers needed for it
+            served = self.web_dir is not None and (self.web_dir / "index.html").is_file()
+            object.__setattr__(self, "cors_origins", () if served else ("*",))
         if not self.upload_prefix:
             object.__setattr__(self, "upload_prefix", "uploads/")
         return self

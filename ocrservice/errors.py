@@ -80,3 +80,18 @@ def install_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(request, exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+
+async def send_error(scope, send, status: int, code: str, message: str, *,
+                     headers: dict[str, str] | None = None, metrics=None) -> None:
+    """The JSON error answer from a pure ASGI layer (auth, rate limit) that runs before the app:
+    the same shape and bookkeeping as :func:`error_response` (log field, error counter)."""
+    state = scope.setdefault("state", {})
+    state.setdefault("log", {})["error"] = code
+    if metrics is not None:
+        metrics.errors.labels(code=code).inc()
+    body = error_bytes(code, message, state.get("request_id", ""))
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

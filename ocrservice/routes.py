@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ocrcore import __version__
 from ocrcore.host import cpu_info
 
+from .auth import caller_identity
 from .body import ImageInput, read_image, read_upload_request
 from .errors import ApiError, error_response
 from .metrics import CONTENT_TYPE
@@ -71,7 +72,8 @@ async def api_ocr(
 @api.post("/api/uploads", response_model=UploadResponse, summary="Presigned S3 PUT URL for a large image",
           responses=UPLOAD_RESPONSES, openapi_extra=UPLOAD_BODY)
 async def api_uploads(request: Request, body: UploadRequest = Depends(read_upload_request)) -> UploadResponse:
-    out = await run_in_threadpool(request.app.state.uploads.presign, body.content_type, body.filename)
+    out = await run_in_threadpool(request.app.state.uploads.presign, body.content_type, body.filename,
+                                  size=body.size, identity=caller_identity(request.scope))
     request.scope["state"]["log"]["s3_key"] = out["s3_key"]
     return UploadResponse(**out)
 

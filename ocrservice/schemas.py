@@ -51,6 +51,8 @@ class OCRJson(BaseModel):
 class UploadRequest(BaseModel):
     content_type: str | None = Field(None, examples=["image/jpeg"], description="signed into the URL if given")
     filename: str | None = None
+    size: int | None = Field(None, ge=1, examples=[7340032],
+                             description="bytes of the image (required): signed into the URL, S3 refuses any other length")
 
 
 class UploadResponse(BaseModel):
@@ -61,6 +63,7 @@ class UploadResponse(BaseModel):
     method: str = "PUT"
     headers: dict[str, str]
     max_bytes: int
+    size: int | None = Field(None, description="the body must be exactly this many bytes (signed Content-Length)")
 
 
 class HealthResponse(BaseModel):
@@ -90,10 +93,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": desc}
     for code, desc in {
         400: "not an image, corrupt or truncated, bad base64 or JSON, bad s3_key",
+        401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
+        403: "s3_key was uploaded by another caller",
         404: "s3_key: no such uploaded object (not uploaded, or expired)",
         413: "too many bytes or too many pixels",
         415: "unsupported image format or request content type",
         422: "missing or misnamed field, bad query parameter",
+        429: "too many requests from this client (OCR_RATE_LIMIT); retry after the Retry-After seconds",
         501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
         502: "s3_key: the object store could not be read",
         503: "server saturated (retry after the Retry-After seconds) or engine not loaded",
@@ -104,9 +110,11 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": desc}
     for code, desc in {
         400: "the body is not valid JSON",
-        413: "the body is over the request size limit",
+        401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
+        413: "the body is over the request size limit, or size is over the upload limit",
         415: "content_type is not an image type",
-        422: "a field of the wrong type",
+        422: "a field of the wrong type, or size missing",
+        429: "too many requests from this client (OCR_RATE_LIMIT)",
         501: "uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
         502: "the presigned URL could not be made",
     }.items()

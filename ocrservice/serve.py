@@ -78,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import create_app
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)  # reads the API tokens (file, Secrets Manager)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if settings.host not in ("127.0.0.1", "::1", "localhost") and not app.state.auth.enabled:
+        print(f"note: /api/* is open to anyone who can reach {settings.host}:{settings.port} "
+              "(set OCR_API_TOKEN or OCR_API_TOKENS_FILE to require a token; docs/edge.md)", file=sys.stderr)
     app.state.service.start_loading()  # load models while uvicorn starts
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(

@@ -4,10 +4,24 @@ For images over the synchronous body limit (API Gateway's 10 MB, or ``OCR_MAX_BY
 client asks ``POST /api/uploads`` for a URL, PUTs the bytes to S3 itself, then calls
 ``POST /api/ocr`` with ``{"s3_key": ...}``. Keys are generated here under ``OCR_UPLOAD_PREFIX``
 and only keys under that prefix are read back, so the API cannot be used to read other objects.
+
+Scope and bounds of a presigned URL (SigV4 query signing binds the method, the key and every
+signed header):
+
+- the key is ``<prefix><owner>/<yyyy/mm/dd>/<128-bit random hex><ext>``, where ``owner`` is 16 hex of
+  SHA-256 of the caller's identity (ocrservice.auth.caller_identity: the token's, or the AWS_IAM
+  caller's); ``{"s3_key"}`` is OCRed only for the caller whose owner segment it carries (403
+  otherwise), so one token's holder cannot OCR another's uploads even knowing the key, and the
+  random part cannot be guessed by anyone;
+- ``Content-Length`` is a signed header set to the ``size`` the client declared (itself at most
+  ``OCR_UPLOAD_MAX_BYTES``), so S3 refuses a larger (or any other) body;
+- ``Content-Type`` is signed when given; the URL expires after ``OCR_UPLOAD_EXPIRES`` seconds;
+- the bucket is private and deletes uploads after a day (template.yaml lifecycle rule).
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import re
 import threading
@@ -60,10 +74,23 @@ class Uploads:
                 )
             return self._client
 
-    def presign(self, content_type: str | None = None, filename: str | None = None) -> dict:
-        """A presigned PUT for a new key. Blocking (boto3): call from a worker thread."""
+    def owner_prefix(self, identity: str) -> str:
+        """The key prefix of ``identity``'s uploads: ``<OCR_UPLOAD_PREFIX><16 hex of SHA-256>/``."""
+        return f"{self.settings.upload_prefix}{hashlib.sha256(identity.encode()).hexdigest()[:16]}/"
+
+    def presign(self, content_type: str | None = None, filename: str | None = None, *,
+                size: int | None = None, identity: str = "anonymous") -> dict:
+        """A presigned PUT of exactly ``size`` bytes to a new key of ``identity``'s.
+        Blocking (boto3): call from a worker thread.
+
+        Raises :class:`ApiError` 501 (uploads off), 422 (``size`` missing), 413 (``size`` over
+        ``OCR_UPLOAD_MAX_BYTES``), 415 (not an image type)."""
         self._require()
         s = self.settings
+        if size is None:
+            raise ApiError(422, "missing_field", "size (the image's bytes) is required: it is signed into the upload URL")
+        if size > s.upload_max_bytes:
+            raise ApiError(413, "image_too_large", f"size is {size:,} bytes; the upload limit is {s.upload_max_bytes:,}")
         ext = ""
         if content_type:
             content_type = content_type.split(";")[0].strip().lower()
@@ -76,8 +103,8 @@ class Uploads:
         if not ext and filename:
             m = re.search(r"\.([A-Za-z0-9]{1,5})$", filename)
             ext = f".{m.group(1).lower()}" if m else ""
-        key = f"{s.upload_prefix}{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4().hex}{ext}"
-        params: dict = {"Bucket": s.upload_bucket, "Key": key}
+        key = f"{self.owner_prefix(identity)}{time.strftime('%Y/%m/%d', time.gmtime())}/{uuid.uuid4().hex}{ext}"
+        params: dict = {"Bucket": s.upload_bucket, "Key": key, "ContentLength": size}
         headers: dict[str, str] = {}
         if content_type:
             params["ContentType"] = content_type
@@ -92,14 +119,19 @@ class Uploads:
             "method": "PUT",
             "headers": headers,
             "max_bytes": s.upload_max_bytes,
+            "size": size,
         }
 
-    def check_key(self, key: object) -> str:
+    def check_key(self, key: object, identity: str = "anonymous") -> str:
+        """``key`` if it is an upload key of ``identity``'s; :class:`ApiError` 400 (malformed or
+        outside ``OCR_UPLOAD_PREFIX``) or 403 (another caller's)."""
         self._require()
         if not isinstance(key, str) or not _KEY_RE.match(key) or ".." in key:
             raise ApiError(400, "invalid_s3_key", "s3_key must be a key returned by POST /api/uploads")
         if not key.startswith(self.settings.upload_prefix):
             raise ApiError(400, "invalid_s3_key", f"s3_key must start with {self.settings.upload_prefix!r}")
+        if not key.startswith(self.owner_prefix(identity)):
+            raise ApiError(403, "forbidden_s3_key", "s3_key was not issued to this caller: use a key POST /api/uploads returned to you")
         return key
 
     def fetch(self, key: str) -> bytes:

@@ -109,14 +109,15 @@ def test_web_page_served(server):
     assert httpx.get(f"{server}/app.js", timeout=10).status_code == 200
 
 
-def test_cors_preflight(server):
+def test_cors_default_is_the_pages_own_origin(server):
+    """The app serves the page, so by default no other origin may call the API from a browser
+    (CORS_ORIGINS unset); tests/test_security.py checks a configured origin."""
     r = httpx.options(
         f"{server}/api/ocr",
         headers={"Origin": "https://ocr.example.com", "Access-Control-Request-Method": "POST"},
         timeout=10,
     )
-    assert r.status_code == 200
-    assert r.headers["access-control-allow-origin"] in ("*", "https://ocr.example.com")
+    assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
 
 
 # ---------------------------------------------------------------------- the contract on real images
@@ -386,7 +387,8 @@ def test_presigned_upload_then_ocr_by_key(start_server, moto_s3, synth_png):
     too_big = post_image(srv.url, data)
     assert too_big.status_code == 413 and too_big.json()["error"]["code"] in ("image_too_large", "payload_too_large")
 
-    r = httpx.post(f"{srv.url}/api/uploads", json={"content_type": "image/png", "filename": "scan.png"}, timeout=30)
+    r = httpx.post(f"{srv.url}/api/uploads", json={"content_type": "image/png", "filename": "scan.png", "size": len(data)},
+                   timeout=30)
     assert r.status_code == 200, r.text
     up = r.json()
     assert up["success"] is True and up["expires_in"] == 300 and up["s3_key"].endswith(".png")
@@ -407,7 +409,7 @@ def test_presigned_upload_then_ocr_by_key(start_server, moto_s3, synth_png):
     assert_error(httpx.post(f"{srv.url}/api/ocr", json={"s3_key": missing}, timeout=30), 404, "s3_key_not_found")
     assert_error(httpx.post(f"{srv.url}/api/ocr", json={"s3_key": "secrets/passwd"}, timeout=30), 400, "invalid_s3_key")
     assert_error(httpx.post(f"{srv.url}/api/ocr", json={"s3_key": "uploads/../x"}, timeout=30), 400, "invalid_s3_key")
-    assert_error(httpx.post(f"{srv.url}/api/uploads", json={"content_type": "text/plain"}, timeout=30), 415, "unsupported_media_type")
+    assert_error(httpx.post(f"{srv.url}/api/uploads", json={"content_type": "text/plain", "size": 10}, timeout=30), 415, "unsupported_media_type")
 
 
 def test_the_readme_example_works(server):

@@ -297,7 +297,7 @@ def test_large_image_through_a_presigned_upload(lam):
     data = png_bytes(noisy)
     assert len(data) > MAX_BYTES  # too big for the request body
 
-    req = json.dumps({"content_type": "image/png", "filename": "scan.png"})
+    req = json.dumps({"content_type": "image/png", "filename": "scan.png", "size": len(data)})
     resp = lam.handler(v2_event("POST", "/api/uploads", req, "application/json", b64=False), FakeContext())
     assert resp["statusCode"] == 200, resp["body"]
     up = response_json(resp)
@@ -313,8 +313,61 @@ def test_large_image_through_a_presigned_upload(lam):
     out = response_json(resp)
     assert (out["width"], out["height"]) == (1400, 1000) and similarity(out["text"], truth) > 0.85
 
-    resp = lam.handler(v2_event("POST", "/api/ocr", json.dumps({"s3_key": "uploads/nope.png"}), "application/json", b64=False), None)
+    resp = lam.handler(v2_event("POST", "/api/ocr", json.dumps({"s3_key": up["s3_key"].rsplit("/", 1)[0] + "/nope.png"}), "application/json", b64=False), None)
     assert resp["statusCode"] == 404
+
+
+def test_token_mode_reads_the_secret_at_init_and_checks_every_event(lam, monkeypatch):
+    """AuthMode=token as deployed: OCR_API_TOKEN_SECRET names a Secrets Manager secret (moto), the
+    app built at init reads it, and HTTP API and Function URL events need the bearer token."""
+    from mangum import Mangum
+
+    from ocrservice.app import create_app
+    from ocrservice.config import load_settings
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", lam.endpoint)
+    arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name=f"ocr-token-{uuid.uuid4().hex[:8]}", SecretString="lambda-token-1\nlambda-token-2")["ARN"]
+    app = create_app(load_settings(OCR_API_TOKEN_SECRET=arn), engine=lam.ENGINE)
+    handler = Mangum(app, lifespan="off")
+    line = png_bytes(render_line("total 42.50", height=40))
+
+    def call(path, body, ctype, token=None, function_url=False):
+        event = v2_event("POST", path, body, ctype, query="detect=false" if path == "/api/ocr" else "",
+                         b64=isinstance(body, bytes), function_url=function_url)
+        if token:
+            event["headers"]["authorization"] = f"Bearer {token}"
+        return handler(event, FakeContext())
+
+    for function_url in (False, True):
+        refused = call("/api/ocr", line, "image/png", function_url=function_url)
+        assert refused["statusCode"] == 401 and response_json(refused)["error"]["code"] == "unauthorized"
+        assert header(refused, "www-authenticate").startswith("Bearer")
+        assert call("/api/ocr", line, "image/png", token="lambda-token-3", function_url=function_url)["statusCode"] == 401
+        ok = call("/api/ocr", line, "image/png", token="lambda-token-2", function_url=function_url)
+        assert ok["statusCode"] == 200 and response_json(ok)["text"], ok["body"]
+    health = handler(v2_event("GET", "/healthz"), FakeContext())
+    assert health["statusCode"] == 200
+
+
+def test_iam_callers_cannot_ocr_each_others_uploads(lam):
+    """AuthMode=iam: API Gateway authenticated the caller; its ARN (requestContext.authorizer.iam)
+    scopes the upload key, so another principal gets 403 for it."""
+    data = png_bytes(render_line("scoped upload", height=40))
+
+    def as_caller(arn, path, payload):
+        event = v2_event("POST", path, json.dumps(payload), "application/json", b64=False)
+        event["requestContext"]["authorizer"] = {"iam": {"userArn": arn, "accountId": "123456789012"}}
+        return lam.handler(event, FakeContext())
+
+    alice, bob = "arn:aws:iam::123456789012:role/alice", "arn:aws:iam::123456789012:role/bob"
+    up = response_json(as_caller(alice, "/api/uploads", {"content_type": "image/png", "size": len(data)}))
+    put = httpx.put(up["upload_url"], content=data, headers=up["headers"], timeout=30)
+    assert put.status_code == 200, put.text
+    theirs = as_caller(bob, "/api/ocr", {"s3_key": up["s3_key"]})
+    assert theirs["statusCode"] == 403 and response_json(theirs)["error"]["code"] == "forbidden_s3_key"
+    mine = as_caller(alice, "/api/ocr", {"s3_key": up["s3_key"]})
+    assert mine["statusCode"] == 200, mine["body"]
 
 
 def test_bulk_entry_point(lam):

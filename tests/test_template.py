@@ -65,7 +65,7 @@ def _offline_region(monkeypatch):
 def cfn() -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        return sam_transform({"EnableBulk": "true"})
+        return sam_transform({"EnableBulk": "true", "EnableFunctionUrl": "true"})
 
 
 def _problems(matches) -> list[str]:
@@ -126,11 +126,14 @@ def test_api_function_is_a_container_image_with_parameters(cfn):
 def test_function_url_and_http_api_with_cors(cfn):
     res = cfn["Resources"]
     url = res["OcrFunctionUrl"]["Properties"]
-    assert url["AuthType"] == "NONE" and url["Cors"]["AllowOrigins"]
-    body = res["OcrHttpApi"]["Properties"]["Body"]
-    assert body["x-amazon-apigateway-cors"]["allowOrigins"]
-    route = body["paths"]["/{proxy+}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
-    assert route["payloadFormatVersion"] == "2.0"
+    assert url["Cors"]["AllowOrigins"] and "authorization" in url["Cors"]["AllowHeaders"]
+    api = res["OcrHttpApi"]["Properties"]
+    assert api["ProtocolType"] == "HTTP" and api["CorsConfiguration"]["AllowOrigins"]
+    assert "authorization" in api["CorsConfiguration"]["AllowHeaders"]
+    integration = res["OcrHttpApiIntegration"]["Properties"]
+    assert integration["PayloadFormatVersion"] == "2.0" and integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["OcrFunction", "Arn"]}
+    assert res["OcrHttpApiRoute"]["Properties"]["RouteKey"] == "ANY /{proxy+}"
     assert "ApiUrl" in cfn["Outputs"] and "FunctionUrl" in cfn["Outputs"]
 
 
@@ -192,6 +195,149 @@ def test_lambda_entry_points_exist():
     names |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     for command in ("handler", "bulk_handler"):
         assert command in names
+
+
+# --------------------------------------------------------------------------- safe to expose (issue 14)
+# CloudFormation decides Conditions and Fn::If at deploy time; resolve() does the same for given
+# parameter values, so each AuthMode's resources can be checked as they would be created.
+
+
+def _condition(expr, params: dict, conditions: dict) -> bool:
+    if isinstance(expr, dict) and len(expr) == 1:
+        (fn, arg), = expr.items()
+        if fn == "Fn::Equals":
+            a, b = (_value(x, params) for x in arg)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not _condition(arg[0], params, conditions)
+        if fn == "Fn::And":
+            return all(_condition(x, params, conditions) for x in arg)
+        if fn == "Fn::Or":
+            return any(_condition(x, params, conditions) for x in arg)
+        if fn == "Condition":
+            return _condition(conditions[arg], params, conditions)
+    raise AssertionError(f"unsupported condition {expr!r}")
+
+
+def _value(expr, params: dict):
+    if isinstance(expr, dict) and set(expr) == {"Ref"} and expr["Ref"] in params:
+        return params[expr["Ref"]]
+    return expr
+
+
+_NO_VALUE = object()
+
+
+def _resolve(node, truth: dict[str, bool], params: dict):
+    """Fn::If decided, AWS::NoValue dropped, Refs to parameters replaced by their values."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            cond, yes, no = node["Fn::If"]
+            return _resolve(yes if truth[cond] else no, truth, params)
+        if node == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if set(node) == {"Ref"} and node["Ref"] in params:
+            return params[node["Ref"]]
+        out = {k: _resolve(v, truth, params) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v is not _NO_VALUE}
+    if isinstance(node, list):
+        return [x for x in (_resolve(v, truth, params) for v in node) if x is not _NO_VALUE]
+    return node
+
+
+def resolve(parameters: dict) -> dict:
+    """The transformed template as CloudFormation would create it with ``parameters``."""
+    tpl = sam_transform(parameters)
+    params = {name: str(spec.get("Default", "")) for name, spec in tpl["Parameters"].items()}
+    params.update({k: str(v) for k, v in parameters.items()})
+    truth = {name: _condition(expr, params, tpl["Conditions"]) for name, expr in tpl["Conditions"].items()}
+    resources = {lid: _resolve(r, truth, params) for lid, r in tpl["Resources"].items()
+                 if truth.get(r.get("Condition", ""), True)}
+    outputs = {k: _resolve(o, truth, params) for k, o in tpl["Outputs"].items() if truth.get(o.get("Condition", ""), True)}
+    return {"Resources": resources, "Outputs": outputs, "Parameters": tpl["Parameters"]}
+
+
+def _public_invokes(res: dict) -> list[str]:
+    return [lid for lid, r in res.items() if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "*"]
+
+
+@pytest.mark.parametrize("mode", ["token", "iam", "none"])
+def test_each_auth_mode_transforms_and_lints_clean(mode):
+    out = sam_transform({"AuthMode": mode, "EnableFunctionUrl": "true", "EnableBulk": "true"})
+    problems = _problems(lint(json.dumps(out), config=ManualArgs(regions=REGIONS)))
+    assert problems == [], "\n".join(problems)
+
+
+def test_default_auth_mode_is_token_with_a_secret_read_at_init():
+    params = load_source()["Parameters"]
+    assert params["AuthMode"]["Default"] == "token" and sorted(params["AuthMode"]["AllowedValues"]) == ["iam", "none", "token"]
+    out = resolve({})
+    res = out["Resources"]
+    secret = res["ApiTokenSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret" and secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    env = res["OcrFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["OCR_API_TOKEN_SECRET"] == {"Ref": "ApiTokenSecret"}
+    assert "OCR_API_TOKEN" not in env  # never the token itself in the configuration
+    statements = res["OcrFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "ApiTokenSecret"}} in statements
+    assert res["OcrHttpApiRoute"]["Properties"]["AuthorizationType"] == "NONE"  # the app checks the token
+    assert "ApiTokenSecretArn" in out["Outputs"]
+    # the Function URL (which bypasses the HTTP API's throttling) is opt-in
+    assert "OcrFunctionUrl" not in res and "FunctionUrl" not in out["Outputs"] and _public_invokes(res) == []
+
+
+def test_iam_mode_signs_every_route_but_health():
+    out = resolve({"AuthMode": "iam", "EnableFunctionUrl": "true"})
+    res = out["Resources"]
+    assert res["OcrHttpApiRoute"]["Properties"]["AuthorizationType"] == "AWS_IAM"
+    health = res["OcrHttpApiHealthRoute"]["Properties"]
+    assert (health["RouteKey"], health["AuthorizationType"]) == ("GET /healthz", "NONE")
+    assert res["OcrFunctionUrl"]["Properties"]["AuthType"] == "AWS_IAM"
+    assert _public_invokes(res) == []  # IAM principals need their own policy; nothing is public
+    assert "ApiTokenSecret" not in res and "ApiTokenSecretArn" not in out["Outputs"]
+    env = res["OcrFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["OCR_API_TOKEN_SECRET"] == ""
+    statements = res["OcrFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert not any("secretsmanager" in json.dumps(s) for s in statements)
+
+
+@pytest.mark.parametrize("mode", ["token", "none"])
+def test_public_function_url_needs_both_permissions(mode):
+    res = resolve({"AuthMode": mode, "EnableFunctionUrl": "true"})["Resources"]
+    assert res["OcrFunctionUrl"]["Properties"]["AuthType"] == "NONE"
+    assert res["OcrHttpApiRoute"]["Properties"]["AuthorizationType"] == "NONE"
+    perms = {res[lid]["Properties"]["Action"]: res[lid]["Properties"] for lid in _public_invokes(res)}
+    assert perms["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert perms["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True  # not a public Invoke of the function
+    assert ("ApiTokenSecret" in res) == (mode == "token")
+
+
+def test_spend_caps_have_safe_defaults():
+    params = load_source()["Parameters"]
+    res = resolve({})["Resources"]
+    assert res["OcrFunction"]["Properties"]["ReservedConcurrentExecutions"] == str(params["ApiReservedConcurrency"]["Default"]) == "10"
+    route = res["OcrHttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert (route["ThrottlingRateLimit"], route["ThrottlingBurstLimit"]) == ("5", "10")
+    assert res["OcrHttpApiStage"]["Properties"]["StageName"] == "$default"
+    assert "MonthlyBudget" not in res
+    bulk = resolve({"EnableBulk": "true"})["Resources"]["OcrBulkFunctionUploads"]["Properties"]
+    assert bulk["ScalingConfig"]["MaximumConcurrency"] == str(params["BulkMaxConcurrency"]["Default"]) == "10"
+    # 0 = no reservation (accounts too small to reserve), chosen on purpose
+    assert "ReservedConcurrentExecutions" not in resolve({"ApiReservedConcurrency": "0"})["Resources"]["OcrFunction"]["Properties"]
+    budget = resolve({"MonthlyBudgetUsd": "25", "AlarmEmail": "ops@example.com"})["Resources"]["MonthlyBudget"]["Properties"]
+    assert budget["Budget"]["BudgetLimit"]["Amount"] == "25"
+
+
+def test_uploads_bucket_is_private_and_expires_uploads():
+    res = resolve({})["Resources"]
+    bucket = res["UploadBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    rule = bucket["LifecycleConfiguration"]["Rules"][0]
+    assert rule["Status"] == "Enabled" and rule["Prefix"] == "uploads/" and rule["ExpirationInDays"] <= 1
+    statements = res["OcrFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    s3 = [s for s in statements if "s3:" in json.dumps(s)]
+    assert s3 == [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": {"Fn::Sub": "${UploadBucket.Arn}/uploads/*"}}]
+    assert int(load_source()["Parameters"]["UploadUrlExpiry"]["Default"]) <= 900
 
 
 # --------------------------------------------------------------------------- Dockerfile

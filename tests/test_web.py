@@ -536,8 +536,8 @@ def test_large_image_goes_through_s3(start_server, moto_s3, browser, synth_png, 
     page.click("#run-btn")
     assert wait_queue_finished(page) == ["done", "done", "error"], page.locator("#queue").inner_text()
     assert uploads == [
-        {"content_type": "image/png", "filename": "big-scan.png"},
-        {"content_type": "image/png", "filename": "big-scan-copy.png"},
+        {"content_type": "image/png", "filename": "big-scan.png", "size": len(data)},  # signed into the URL
+        {"content_type": "image/png", "filename": "big-scan-copy.png", "size": len(data)},
     ]
     assert puts == ["image/png", "image/png"]
     for i in range(2):

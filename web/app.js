@@ -34,6 +34,9 @@
       ocr_error: ["识别失败", "这张图片无法识别。"],
       invalid_s3_key: ["上传出错", "服务器不认可这次上传，请重试。"],
       s3_key_not_found: ["找不到上传的图片", "上传的图片不存在或已过期，请重试。"],
+      forbidden_s3_key: ["上传出错", "这张上传的图片不属于当前令牌，请重新上传。"],
+      unauthorized: ["需要访问令牌", "这个服务需要访问令牌。请向管理员索取，再次点击识别时输入。"],
+      rate_limited: ["请求太频繁", "短时间内发送的请求太多，请稍等片刻再试。"],
       uploads_not_configured: ["图片太大", (x) => `图片超过了直接识别的上限（${x.mb} MB），服务器也没有开启大图上传。请缩小或压缩后重试。`],
       http_error: ["请求失败", "服务器返回了错误。"],
       network_error: ["无法连接到服务器", "请检查网络或服务器地址后重试。"],
@@ -63,6 +66,9 @@
       ocr_error: ["Recognition failed", "This image couldn't be recognised."],
       invalid_s3_key: ["Upload error", "The server didn't accept this upload; try again."],
       s3_key_not_found: ["Uploaded image not found", "The uploaded image is missing or expired; try again."],
+      forbidden_s3_key: ["Upload error", "This upload belongs to another token; upload the image again."],
+      unauthorized: ["Access token needed", "This service needs an access token. Ask its administrator, then enter it when you run recognition again."],
+      rate_limited: ["Too many requests", "Too many requests in a short time; wait a moment and try again."],
       uploads_not_configured: ["Image too large", (x) => `The image is over the direct limit (${x.mb} MB) and this server has no large-image uploads. Shrink or compress it and try again.`],
       http_error: ["Request failed", "The server returned an error."],
       network_error: ["Can't reach the server", "Check your connection or the server address and try again."],
@@ -106,6 +112,7 @@
       running: "识别中…",
       runningN: (i, n) => `识别中 ${i}/${n}…`,
       uploading: "上传中…",
+      tokenPrompt: "这个服务需要访问令牌。请输入令牌（只保存在本标签页，关闭即清除）：",
       runCount: (n) => `${n} 张`,
       resultsHeading: "识别结果",
       lines: (n) => `· ${n} 行`,
@@ -168,6 +175,7 @@
       running: "Recognising…",
       runningN: (i, n) => `Recognising ${i}/${n}…`,
       uploading: "Uploading…",
+      tokenPrompt: "This service needs an access token. Enter it (kept only in this browser tab until it is closed):",
       runCount: (n) => `${n} files`,
       resultsHeading: "Results",
       lines: (n) => `· ${n} ${n === 1 ? "line" : "lines"}`,
@@ -478,12 +486,28 @@
 
   // ------------------------------------------------------------------ calling the API
 
-  async function callJson(url, init) {
+  // The API's bearer token (OCR_API_TOKEN, AuthMode=token): asked for on a 401 and kept in this
+  // tab's sessionStorage only; never in the page's files or its URL, never sent to S3.
+  const TOKEN_KEY = "ocr.token";
+  function apiToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (_) { return ""; }
+  }
+  function askToken() {
+    const entered = (window.prompt(t("tokenPrompt")) || "").trim();
+    try {
+      if (entered) sessionStorage.setItem(TOKEN_KEY, entered); else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (_) { return false; }
+    return Boolean(entered);
+  }
+
+  async function callJson(url, init, retried) {
+    const token = apiToken();
+    const sent = token ? Object.assign({}, init, { headers: Object.assign({}, init && init.headers, { Authorization: `Bearer ${token}` }) }) : init;
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);
     let resp;
     try {
-      resp = await fetch(url, Object.assign({ signal: ctrl.signal }, init));
+      resp = await fetch(url, Object.assign({ signal: ctrl.signal }, sent));
     } catch (err) {
       throw { status: 0, code: err && err.name === "AbortError" ? "timeout" : "network_error" };
     } finally {
@@ -491,6 +515,7 @@
     }
     let body = null;
     try { body = await resp.json(); } catch (_) { /* not JSON */ }
+    if (resp.status === 401 && !retried && askToken()) return callJson(url, init, true);
     if (!resp.ok || !body || body.success === false) {
       const e = (body && body.error) || {};
       throw {
@@ -509,7 +534,7 @@
     const info = await callJson(`${API}/api/uploads`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ content_type: item.mime, filename: item.name }),
+      body: JSON.stringify({ content_type: item.mime, filename: item.name, size: item.size }),
     }).catch((err) => {
       if (err.status === 501) err.ctx = { mb: toMB(limits.direct) };
       throw err;

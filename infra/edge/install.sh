@@ -140,6 +140,16 @@ if [ ! -f "$ETC_DIR/ocr.env" ]; then
 else
     log "kept the existing $ETC_DIR/ocr.env"
 fi
+sed -i "s|^OCR_API_TOKENS_FILE=/etc/ocr/|OCR_API_TOKENS_FILE=$ETC_DIR/|" "$ETC_DIR/ocr.env"
+
+# 5b. the API token (ocr.env's OCR_API_TOKENS_FILE): generated once, readable by root and the service
+if [ ! -f "$ETC_DIR/tokens" ]; then
+    (umask 077; "$PREFIX/venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$ETC_DIR/tokens")
+    log "API token (also in $ETC_DIR/tokens; send it as 'Authorization: Bearer <token>'): $(cat "$ETC_DIR/tokens")"
+fi
+chown "root:$OCR_USER" "$ETC_DIR/tokens"
+chmod 0640 "$ETC_DIR/tokens"
+grep -q '^OCR_API_TOKENS_FILE=' "$ETC_DIR/ocr.env" || log "note: $ETC_DIR/ocr.env sets no OCR_API_TOKENS_FILE: /api/* is open to anyone who can reach this box"
 
 # 6. the unit; MemoryMax from --memory-max, else by the box's RAM
 if [ -z "$MEMORY_MAX" ]; then

@@ -66,12 +66,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Refresh requirements.lock from pyproject.toml (every extra but bench, hashed, all platforms).
+# Refresh requirements.lock from pyproject.toml (every extra but bench, hashed, all platforms),
+# keeping the pinned versions that still fit; `make lock LOCK_FLAGS=--upgrade` takes the newest.
+LOCK_FLAGS ?=
 lock:
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra build --extra test --generate-hashes --universal \
-	  --python-version 3.11 --upgrade -q -o requirements.lock
+	  --python-version 3.11 $(LOCK_FLAGS) -q -o requirements.lock
 
 clean:
 	rm -rf $(VENV) models/build .cache

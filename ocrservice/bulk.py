@@ -3,6 +3,11 @@
     s3://bucket/input/a/b.jpg  ->  s3://bucket/results/input/a/b.jpg.json
                          fails ->  s3://bucket/errors/input/a/b.jpg.json + the message is retried,
                                    then moved to the dead-letter queue by SQS's redrive policy
+    s3://bucket/input/a/c.pdf  ->  s3://bucket/results/input/a/c.pdf.json     (pages, as the API's JSON)
+                                 + s3://bucket/results/input/a/c.pdf.ocr.pdf  (the searchable PDF)
+
+A PDF or multi-page TIFF is rendered and OCRed page by page (ocrcore.document), never holding
+more than one rendered page, up to ``OCR_BULK_MAX_PAGES`` pages (more: the object fails).
 
 The Lambda entry is ``ocrservice.lambda_handler.bulk_handler`` (same image as the API, a second
 handler; the engine and numba cache are set up there once per container). This module is the
@@ -41,6 +46,7 @@ class BulkSettings:
     results_prefix: str = "results/"
     errors_prefix: str = "errors/"
     max_bytes: int = 50 * MiB  # larger objects fail (and are reported) instead of filling memory
+    max_pages: int = 1000  # most pages of one PDF/TIFF
     max_attempts: int = 0  # the queue's maxReceiveCount, for the error JSON's "final" flag (0: unknown)
     reserve_ms: int = 5000  # stop starting new messages when less than this (or 2x the slowest) is left
 
@@ -48,7 +54,8 @@ class BulkSettings:
     def from_settings(cls, settings) -> BulkSettings:
         """The bulk part of :class:`ocrservice.config.Settings` (``OCR_BULK_*``)."""
         return cls(results_prefix=settings.bulk_results_prefix, errors_prefix=settings.bulk_errors_prefix,
-                   max_bytes=settings.bulk_max_bytes, max_attempts=settings.bulk_max_attempts,
+                   max_bytes=settings.bulk_max_bytes, max_pages=settings.bulk_max_pages,
+                   max_attempts=settings.bulk_max_attempts,
                    reserve_ms=settings.bulk_reserve_ms)
 
 
@@ -70,6 +77,11 @@ class BulkError(Exception):
 
 def result_key(key: str, settings: BulkSettings) -> str:
     return f"{settings.results_prefix}{key}.json"
+
+
+def searchable_key(key: str, settings: BulkSettings) -> str:
+    """Where a document's searchable PDF goes (under the results prefix, so it starts no new job)."""
+    return f"{settings.results_prefix}{key}.ocr.pdf"
 
 
 def error_key(key: str, settings: BulkSettings) -> str:
@@ -133,6 +145,10 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
         resp["Body"].close()
         raise BulkError("image_too_large", f"object is {length:,} bytes; the bulk limit is {settings.max_bytes:,}")
     data = resp["Body"].read()
+    from .documents import is_document
+
+    if is_document(data):
+        return _process_document(engine, s3, obj, settings, data, resp.get("ETag", "").strip('"'))
     result = engine.ocr(data)
     doc = {
         "success": True,
@@ -145,6 +161,39 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
     out_key = result_key(obj.key, settings)
     _put_json(s3, obj.bucket, out_key, doc)
     return {"key": obj.key, "result_key": out_key, "lines": len(result.lines), "seconds": result.timings.get("total")}
+
+
+def _process_document(engine, s3, obj: S3Object, settings: BulkSettings, data: bytes, etag: str) -> dict:
+    """A PDF or multi-page TIFF: pages OCRed one after another (only the current page's image in
+    memory), then the results JSON and the searchable PDF written. Raises on any failure."""
+    from ocrcore.document import searchable_pdf
+
+    from .documents import document_dict, run_document
+
+    t0 = time.perf_counter()
+
+    def progress(page) -> None:
+        log.debug(json.dumps({"event": "bulk_page", "key": obj.key, "page": page.page, "lines": len(page.result.lines)}))
+
+    entry = run_document(engine, data, pages=None, max_pages=settings.max_pages, force_ocr=False, on_page=progress)
+    pdf = searchable_pdf(data, entry.result)
+    pdf_key = searchable_key(obj.key, settings)
+    s3.put_object(Bucket=obj.bucket, Key=pdf_key, Body=pdf, ContentType="application/pdf")
+    seconds = time.perf_counter() - t0
+    doc = {
+        "success": True,
+        **document_dict(entry),
+        "searchable_pdf": {"bucket": obj.bucket, "key": pdf_key, "bytes": len(pdf)},
+        "source": {"bucket": obj.bucket, "key": obj.key, "etag": etag, "bytes": len(data)},
+        "profile": engine.config.profile,
+        "timings": {k: round(v, 4) for k, v in entry.timings.items()},
+        "seconds": round(seconds, 3),
+        "processed_at": _now(),
+    }
+    out_key = result_key(obj.key, settings)
+    _put_json(s3, obj.bucket, out_key, doc)
+    return {"key": obj.key, "result_key": out_key, "pdf_key": pdf_key, "pages": len(entry.result.pages),
+            "lines": entry.line_count, "seconds": round(seconds, 3)}
 
 
 def _error_doc(obj: S3Object | None, exc: BaseException, message: dict, settings: BulkSettings) -> dict:

@@ -237,7 +237,7 @@ CASES = {  # name -> (query, media type, body, expected status)
     "raw_png_again_cached": ({}, "image/png", _text_png, 200),
     "raw_empty": ({}, "image/png", lambda: b"", 400),
     "raw_gif": ({}, "image/gif", lambda: b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", 415),
-    "raw_pdf": ({}, "image/png", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 415),
+    "raw_pdf": ({}, "image/png", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 422),  # a truncated PDF: pdf_invalid
     "raw_garbage": ({}, "image/jpeg", lambda: b"\xff\xd8\xff" + bytes(range(256)), 400),
     "json_bad_base64": ({}, "application/json", lambda: {"image_base64": "!!!not base64!!!"}, 400),
     "json_empty_object": ({}, "application/json", dict, 422),

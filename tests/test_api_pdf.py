@@ -249,6 +249,60 @@ def test_bad_pages_spec_and_output(server, scan3):
     assert_error(post(server, data, params={"output": "docx"}), 422, "invalid_parameter")
 
 
+def encrypted_pdf(plain: bytes) -> bytes:
+    import pikepdf
+
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(plain)) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(owner="owner-secret", user="user-secret", R=6))
+    return out.getvalue()
+
+
+def huge_page_pdf(side_points: float = 14_400.0) -> bytes:
+    """One empty page of 200 x 200 inches (14,400 points a side, the PDF maximum)."""
+    import pikepdf
+
+    out = io.BytesIO()
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page(page_size=(side_points, side_points))
+        pdf.save(out)
+    return out.getvalue()
+
+
+def born_digital_pdf(lines: list[str]) -> bytes:
+    """A page written by a word processor: real text (Helvetica), no image."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(148, 210))
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=16)
+    for line in lines:
+        pdf.cell(0, 12, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def test_encrypted_pdf(server, scan3):
+    body = assert_error(post(server, encrypted_pdf(scan3[0])), 422, "pdf_encrypted")
+    assert "encrypt" in body["error"]["message"].lower()
+
+
+def test_huge_page(server):
+    assert_error(post(server, huge_page_pdf()), 413, "page_too_large")
+
+
+def test_born_digital_page_is_read_from_its_text_unless_forced(server):
+    lines = ["Invoice 2024-118", "Total due 1280.00 EUR", "Payable within 30 days"]
+    data = born_digital_pdf(lines)
+    body = post(server, data).json()
+    assert_document(body, [1], 1)
+    page = body["pages"][0]
+    assert page["source"] == "text_layer"
+    assert [line["text"] for line in page["text"]] == lines
+    forced = post(server, data, params={"force_ocr": "true"}).json()
+    page = forced["pages"][0]
+    assert page["source"] == "ocr" and similarity(page_text(page), "".join(lines)) > 0.8
+
+
 def test_truncated_and_garbage_pdfs(server, scan3):
     data = scan3[0]
     assert_error(post(server, data[: len(data) // 2], headers=NO_CACHE), 422, "pdf_invalid")
@@ -270,3 +324,40 @@ def test_server_keeps_serving_after_document_errors(server, scan3):
     post(server, b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer<</Root 1 0 R>>\n%%EOF")
     assert httpx.get(f"{server}/healthz", timeout=10).json()["ready"] is True
     assert post(server, scan3[0], params={"pages": "1"}).status_code == 200
+
+
+# ---------------------------------------------------------------------- admission, limits, event loop
+
+
+def test_a_document_is_one_admitted_job_and_the_loop_keeps_answering(start_server, synth_png):
+    """OCR_MAX_QUEUE=1: while a PDF is OCRed (in the worker pool), /healthz still answers at once,
+    shows the job in progress, and an image gets 503; after it, the image is served. OCR_MAX_PAGES
+    reaches the document path."""
+    import threading
+    import time
+
+    srv = start_server(OCR_PROFILE="tiny", OCR_MAX_QUEUE="1", OCR_WORKERS="1", OCR_CACHE="0", OCR_MAX_PAGES="4")
+    images, _ = scanned_pages([121, 122, 123, 124], size=(1400, 1000), n_lines=12)
+    data = pillow_pdf(images)
+    assert_error(post(srv.url, pillow_pdf(images + images[:1])), 413, "too_many_pages")
+
+    done: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: done.append(post(srv.url, data)))
+    worker.start()
+    busy_seen = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not done:
+        health = httpx.get(f"{srv.url}/healthz", timeout=5).json()  # the event loop is free
+        if health["in_progress"] == 1:
+            busy_seen = True
+            break
+        time.sleep(0.02)
+    assert busy_seen, "the document was never seen in progress"
+    image, _ = synth_png(77, size=(500, 300), n_lines=2)
+    r = httpx.post(f"{srv.url}/api/ocr", files={"image": ("a.png", image, "image/png")}, timeout=TIMEOUT)
+    assert_error(r, 503, "server_busy")
+    worker.join(timeout=240)
+    assert done and done[0].status_code == 200, done and done[0].text
+    assert_document(done[0].json(), [1, 2, 3, 4], 4)
+    r = httpx.post(f"{srv.url}/api/ocr", files={"image": ("a.png", image, "image/png")}, timeout=TIMEOUT)
+    assert r.status_code == 200

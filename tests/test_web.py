@@ -589,7 +589,9 @@ def test_pdf_pages_one_at_a_time_and_searchable_pdf(server, browser, tmp_path, s
         texts = page.locator("#lines .line .text").all_inner_texts()
         assert similar(texts, truths[i - 1]) > 0.8, (i, texts)
         assert page.locator("#overlay polygon").count() == len(texts)
-        geometry = page.evaluate(BOX_ALIGNMENT_JS)
+        # the boxes are in the page's pixels (the viewBox), laid over the smaller preview
+        geometry = page.evaluate(BOX_ALIGNMENT_JS.replace(
+            "r.width / img.naturalWidth, sy = r.height / img.naturalHeight", "r.width / vb.width, sy = r.height / vb.height"))
         assert geometry["worst"] < 2.0, geometry  # the boxes sit on the page preview
         # the overlay is in the page's pixels, the preview has the page's proportions
         w, h = geometry["viewBox"]

@@ -135,8 +135,10 @@ def _skipped(obj: S3Object, settings: BulkSettings) -> bool:
     return obj.key.startswith((settings.results_prefix, settings.errors_prefix)) or obj.key.endswith("/")
 
 
-def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
-    """OCR one S3 object and write its result JSON. Raises on any failure."""
+def process_object(engine, s3, obj: S3Object, settings: BulkSettings,
+                   remaining_ms: Callable[[], int] | None = None) -> dict:
+    """OCR one S3 object and write its result JSON (and a document's searchable PDF). Raises on
+    any failure; a document stops between pages once less than ``reserve_ms`` is left."""
     if obj.size is not None and obj.size > settings.max_bytes:
         raise BulkError("image_too_large", f"object is {obj.size:,} bytes; the bulk limit is {settings.max_bytes:,}")
     resp = s3.get_object(Bucket=obj.bucket, Key=obj.key)
@@ -148,7 +150,7 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
     from .documents import is_document
 
     if is_document(data):
-        return _process_document(engine, s3, obj, settings, data, resp.get("ETag", "").strip('"'))
+        return _process_document(engine, s3, obj, settings, data, resp.get("ETag", "").strip('"'), remaining_ms)
     result = engine.ocr(data)
     doc = {
         "success": True,
@@ -163,17 +165,32 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
     return {"key": obj.key, "result_key": out_key, "lines": len(result.lines), "seconds": result.timings.get("total")}
 
 
-def _process_document(engine, s3, obj: S3Object, settings: BulkSettings, data: bytes, etag: str) -> dict:
+def _process_document(engine, s3, obj: S3Object, settings: BulkSettings, data: bytes, etag: str,
+                      remaining_ms: Callable[[], int] | None = None) -> dict:
     """A PDF or multi-page TIFF: pages OCRed one after another (only the current page's image in
-    memory), then the results JSON and the searchable PDF written. Raises on any failure."""
+    memory), then the results JSON and the searchable PDF written. Raises on any failure, and
+    :class:`BulkError` ``time_exhausted`` when the invocation is about to time out mid-document
+    (rather than Lambda killing the whole batch): the message is retried, and a document that
+    never fits the function's timeout ends in the dead-letter queue with that error."""
     from ocrcore.document import searchable_pdf
 
     from .documents import document_dict, run_document
 
     t0 = time.perf_counter()
 
+    slowest = 0.0
+    last = t0
+
     def progress(page) -> None:
+        nonlocal slowest, last
+        now = time.perf_counter()
+        slowest, last = max(slowest, now - last), now
         log.debug(json.dumps({"event": "bulk_page", "key": obj.key, "page": page.page, "lines": len(page.result.lines)}))
+        if remaining_ms is not None:
+            left = remaining_ms()
+            if left < max(settings.reserve_ms, 2 * slowest * 1000):
+                raise BulkError("time_exhausted", f"{left} ms left after page {page.page} of {obj.key}: the document "
+                                "does not fit the function's timeout (raise BulkTimeout, lower BulkBatchSize, or split it)")
 
     entry = run_document(engine, data, pages=None, max_pages=settings.max_pages, force_ocr=False, on_page=progress)
     pdf = searchable_pdf(data, entry.result)
@@ -253,7 +270,7 @@ def handle_event(
                 if _skipped(obj, settings):
                     skipped += 1
                     continue
-                info = process_object(engine, s3, obj, settings)
+                info = process_object(engine, s3, obj, settings, remaining_ms)
                 done += 1
                 log.info(json.dumps({"event": "bulk_ok", "message_id": message_id, **info}, ensure_ascii=False))
                 if int(message.get("attributes", {}).get("ApproximateReceiveCount", "1") or 1) > 1:

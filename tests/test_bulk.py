@@ -338,3 +338,18 @@ def test_bulk_takes_more_pages_than_a_request_up_to_its_own_limit(aws, engine):
     assert get_json(aws, "results/input/long.pdf.json")["page_count"] == 120  # over the API's 100
     err = get_json(aws, "errors/input/longer.pdf.json")
     assert err["error"]["code"] == "too_many_pages" and err["retryable"] is False
+
+
+def test_a_document_that_runs_out_of_time_stops_between_pages_and_is_retried(aws, engine):
+    from PIL import Image
+
+    blank = Image.new("L", (36, 36), 255)
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/slow.pdf", Body=_pillow_pdf([blank] * 3, dpi=72))
+    messages = [m for m in receive(aws) if "slow.pdf" in m["Body"]]
+    left = iter([60_000, 59_000, 1_000, 1_000])  # plenty to start, then 1 s left after page 2
+    failed = run_batch(aws, engine, settings(), messages, remaining_ms=lambda: next(left))
+    assert failed == {messages[0]["MessageId"]}
+    err = get_json(aws, "errors/input/slow.pdf.json")
+    assert err["error"]["code"] == "time_exhausted" and "page 2" in err["error"]["message"]
+    assert err["retryable"] is True
+    assert keys(aws, "results/") == []  # nothing half-written

@@ -149,6 +149,7 @@
       stPending: "等待",
       stRunning: "识别中…",
       stDone: (n) => `${n} 行`,
+      stDoneDoc: (p, n) => `${p} 页 · ${n} 行`,
       queueSummary: (n, done, failed) => `${n} 个文件 · 已完成 ${done}` + (failed ? ` · 失败 ${failed}` : ""),
       skipped: (n, names) => `已跳过 ${n} 个不是图片的文件：${names}`,
       duplicates: (n) => `${n} 个文件已在列表中`,
@@ -217,6 +218,7 @@
       stPending: "waiting",
       stRunning: "recognising…",
       stDone: (n) => `${n} ${n === 1 ? "line" : "lines"}`,
+      stDoneDoc: (p, n) => `${p} ${p === 1 ? "page" : "pages"} · ${n} ${n === 1 ? "line" : "lines"}`,
       queueSummary: (n, done, failed) => `${n} ${n === 1 ? "file" : "files"} · ${done} done` + (failed ? ` · ${failed} failed` : ""),
       skipped: (n, names) => `Skipped ${n} ${n === 1 ? "file that is" : "files that are"} not an image: ${names}`,
       duplicates: (n) => `${n} ${n === 1 ? "file is" : "files are"} already in the list`,
@@ -780,6 +782,7 @@
   function statusText(it) {
     if (it.status === "pending") return t("stPending");
     if (it.status === "running") return t("stRunning");
+    if (it.status === "done" && pagesOf(it)) return t("stDoneDoc", pagesOf(it).length, (it.result.text || []).length);
     if (it.status === "done") return t("stDone", (it.result.text || []).length);
     return errorInfo(it.error).title;
   }

@@ -245,13 +245,11 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                 try:
                     geometry = pdf_read.page_geometry(page)
                     dpi = pdf_read.choose_dpi(geometry, max_pixels, pdf_read.image_dpi(page, geometry))
-                    width, height = pdf_read.rendered_size(geometry, dpi)
+                    width, height = pdf_read.rendered_size(page, dpi)
                     lines = [] if force_ocr else pdf_read.text_lines(page, geometry, width, height)
                     if not lines or on_image is not None:
                         image = pdf_read.render(page, dpi)
                         height, width = image.shape[:2]
-                        if lines:  # boxes to the real bitmap size (equal unless rounding differs)
-                            lines = pdf_read.text_lines(page, geometry, width, height)
                 finally:
                     page.close()
             t_render = time.perf_counter() - t0

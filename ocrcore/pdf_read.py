@@ -14,6 +14,7 @@ Pixels are those of the visual page rendered at some scale, y down, origin top-l
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,9 +115,15 @@ class PageGeometry:
 
 
 def page_geometry(page: pdfium.PdfPage) -> PageGeometry:
-    """Crop box and rotation of an open page (call under the lock)."""
+    """Crop box (clipped to the media box, as PDFium does) and rotation of an open page (call under
+    the lock)."""
     x0, y0, x1, y1 = page.get_cropbox()
-    return PageGeometry((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), page.get_rotation() % 360)
+    m0, n0, m1, n1 = page.get_mediabox()
+    box = (max(min(x0, x1), min(m0, m1)), max(min(y0, y1), min(n0, n1)),
+           min(max(x0, x1), max(m0, m1)), min(max(y0, y1), max(n0, n1)))
+    if box[2] <= box[0] or box[3] <= box[1]:  # a crop box outside the media box: PDFium falls back to the media box
+        box = (min(m0, m1), min(n0, n1), max(m0, m1), max(n0, n1))
+    return PageGeometry(box, page.get_rotation() % 360)
 
 
 def check_page_size(index: int, width_pt: float, height_pt: float, max_pixels: int) -> None:
@@ -191,11 +198,11 @@ def render(page: pdfium.PdfPage, dpi: float) -> np.ndarray:
         bitmap.close()
 
 
-def rendered_size(geometry: PageGeometry, dpi: float) -> tuple[int, int]:
-    """Pixel size PDFium gives the visual page at ``dpi`` (as pypdfium2's render computes it)."""
-    vw, vh = geometry.size
+def rendered_size(page: pdfium.PdfPage, dpi: float) -> tuple[int, int]:
+    """Pixel size :func:`render` gives the page at ``dpi`` (pypdfium2 rounds the rotated page size
+    up). Call under the lock."""
     scale = dpi / 72.0
-    return max(1, round(vw * scale)), max(1, round(vh * scale))
+    return max(1, math.ceil(page.get_width() * scale)), max(1, math.ceil(page.get_height() * scale))
 
 
 # Characters PDFium puts in extracted text: line breaks it generates, and a hyphen marker.

@@ -1,0 +1,374 @@
+"""PDF and multi-page TIFF documents (ocrcore.document): text per page, born-digital pages, /Rotate,
+Chinese, the searchable PDF read back by poppler's pdftotext and by PDFium, every refusal, the CLI.
+
+All PDFs are generated here (tests/pdfs.py); the engine is the real ``tiny`` profile.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pikepdf
+import pypdfium2 as pdfium
+import pytest
+
+from ocrcore.decode import decode_image
+from ocrcore.document import (
+    PageRangeError,
+    PageTooLargeError,
+    PDFEncryptedError,
+    PDFInvalidError,
+    TooManyPagesError,
+    is_multipage_tiff,
+    is_pdf,
+    iter_document,
+    ocr_document,
+    parse_page_spec,
+    searchable_pdf,
+)
+from ocrcore.engine import OCREngine
+from ocrcore.errors import UnsupportedImageError
+from ocrcore.pdf_read import PageGeometry
+from tests import pdfs
+
+EN, ZH = pdfs.ENGLISH, pdfs.CHINESE
+MIXED = [EN[0], ZH[1], EN[1], ZH[2]]
+
+
+def squash(text: str) -> str:
+    """Compare text without spaces: the recogniser writes none between Chinese and digits."""
+    return "".join(text.split())
+
+
+def texts(page) -> list[str]:
+    return [squash(line.text) for line in page.result.lines]
+
+
+@pytest.fixture(scope="module")
+def engine() -> OCREngine:
+    return OCREngine(profile="tiny", threads=1)
+
+
+@pytest.fixture(scope="module")
+def mixed_pdf() -> bytes:
+    """Scanned English, scanned Chinese, born-digital (Chinese + English), scanned with /Rotate 90."""
+    return pdfs.merge(pdfs.scanned_pdf([EN, ZH]), pdfs.born_digital_pdf(MIXED), pdfs.rotated_pdf(EN, 90))
+
+
+@pytest.fixture(scope="module")
+def mixed_doc(engine: OCREngine, mixed_pdf: bytes):
+    return ocr_document(engine, mixed_pdf)
+
+
+@pytest.fixture(scope="module")
+def mixed_out(mixed_pdf: bytes, mixed_doc) -> bytes:
+    return searchable_pdf(mixed_pdf, mixed_doc)
+
+
+# ------------------------------------------------------------------------------------- page selection
+
+
+def test_parse_page_spec() -> None:
+    assert parse_page_spec("1-3,7", 10) == [1, 2, 3, 7]
+    assert parse_page_spec(" 7 , 2-3,3 ", 10) == [2, 3, 7]
+    assert parse_page_spec("8-", 10) == [8, 9, 10]
+    assert parse_page_spec(None, 3) == [1, 2, 3] and parse_page_spec("", 2) == [1, 2]
+    for bad in ("0", "3-1", "1,,2", "a", "1-2-3", "11", "2-11", "-"):
+        with pytest.raises(PageRangeError) as err:
+            parse_page_spec(bad, 10)
+        assert err.value.code == "invalid_pages" and err.value.status == 422
+
+
+def test_sniffing() -> None:
+    assert is_pdf(pdfs.blank_pages_pdf(1)) and not is_pdf(pdfs.png(pdfs.text_image(EN)))
+    assert is_multipage_tiff(pdfs.multipage_tiff([EN, ZH])) and not is_multipage_tiff(pdfs.multipage_tiff([EN]))
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def test_text_per_page(mixed_doc) -> None:
+    doc = mixed_doc
+    assert doc.kind == "pdf" and doc.page_count == 4 and [p.page for p in doc.pages] == [1, 2, 3, 4]
+    assert [p.source for p in doc.pages] == ["ocr", "ocr", "text_layer", "ocr"]
+    assert texts(doc.pages[0]) == [squash(t) for t in EN]
+    assert texts(doc.pages[1]) == [squash(t) for t in ZH]
+    assert texts(doc.pages[3]) == [squash(t) for t in EN]  # /Rotate 90 rendered upright
+    for page in doc.pages:
+        assert page.orientation == 0 and page.dpi is not None and 200 <= page.dpi <= 300
+        assert (page.result.width, page.result.height) == (page.width, page.height)
+        for line in page.result.lines:
+            assert all(0 <= x < page.width and 0 <= y < page.height for x, y in line.box)
+    # a 150 dpi A4 scan renders at 200 dpi (its own resolution, raised to the floor): 1654 x 2339
+    assert doc.pages[0].dpi == 200 and abs(doc.pages[0].width - 1654) <= 1 and abs(doc.pages[0].height - 2339) <= 1
+    # the rotated page is stored landscape and shown portrait
+    assert doc.pages[3].height > doc.pages[3].width
+
+
+def test_born_digital_page_is_extracted_not_ocred(engine: OCREngine, mixed_pdf: bytes, mixed_doc) -> None:
+    page = mixed_doc.pages[2]
+    assert page.source == "text_layer" and [line.text for line in page.result.lines] == MIXED  # exact, spaces kept
+    assert all(line.confidence == 1.0 for line in page.result.lines)
+    tops = [line.box[0][1] for line in page.result.lines]
+    assert tops == sorted(tops) and page.dpi == 300  # vector page: the default resolution
+    # boxes lie where OCR finds the same lines on the rendered page
+    forced = ocr_document(engine, mixed_pdf, pages="3", force_ocr=True).pages[0]
+    assert forced.source == "ocr" and texts(forced) == [squash(t) for t in MIXED]
+    assert (forced.width, forced.height) == (page.width, page.height)
+    for a, b in zip(page.result.lines, forced.result.lines):
+        assert abs(a.box[0][1] - b.box[0][1]) < 25 and abs(a.box[2][1] - b.box[2][1]) < 25
+        assert abs(a.box[0][0] - b.box[0][0]) < 25
+
+
+def test_selection_callbacks_and_laziness(engine: OCREngine, mixed_pdf: bytes) -> None:
+    seen: list[int] = []
+    shapes: dict[int, tuple[int, ...]] = {}
+    doc = ocr_document(engine, mixed_pdf, pages="4,2-3", on_page=lambda p: seen.append(p.page),
+                       on_image=lambda p, img: shapes.__setitem__(p.page, img.shape))
+    assert [p.page for p in doc.pages] == seen == [2, 3, 4] and doc.page_count == 4
+    for p in doc.pages:  # text-layer pages are rendered too when the caller wants the image
+        assert shapes[p.page] == (p.height, p.width, 3)
+    it = iter_document(engine, mixed_pdf, pages="1-2")
+    first = next(it)
+    assert first.page == 1
+    it.close()  # releases the document without rendering page 2
+
+
+def test_rotations(engine: OCREngine) -> None:
+    for rotate in (90, 180, 270):
+        page = ocr_document(engine, pdfs.rotated_pdf(ZH, rotate)).pages[0]
+        assert texts(page) == [squash(t) for t in ZH], rotate
+
+
+def test_geometry_round_trip() -> None:
+    for rotation in (0, 90, 180, 270):
+        g = PageGeometry((10.0, 20.0, 310.0, 620.0), rotation)
+        w, h = (600, 1200) if rotation in (0, 180) else (1200, 600)
+        for x, y in ((10.0, 20.0), (310.0, 620.0), (100.0, 500.0)):
+            px, py = g.to_pixels(x, y, w, h)
+            assert 0 <= px <= w and 0 <= py <= h
+            assert np.allclose(g.to_user(px, py, w, h), (x, y))
+    # /Rotate 90: the page's top-left corner in user space shows at the top right
+    assert np.allclose(PageGeometry((0, 0, 100, 200), 90).to_pixels(0, 200, 200, 100), (200, 0))
+
+
+def test_geometry_matches_pdfium() -> None:
+    data = pdfs.rotated_pdf(EN, 90)
+    pdf = pdfium.PdfDocument(data)
+    try:
+        page = pdf[0]
+        x0, y0, x1, y1 = page.get_cropbox()
+        g = PageGeometry((x0, y0, x1, y1), page.get_rotation())
+        bitmap = page.render(scale=2)
+        conv = bitmap.get_posconv(page)
+        for x, y in ((50.0, 60.0), (400.0, 100.0), (700.0, 500.0)):
+            assert np.allclose(g.to_pixels(x, y, bitmap.width, bitmap.height), conv.to_bitmap(x, y), atol=1.0)
+        bitmap.close()
+        page.close()
+    finally:
+        pdf.close()
+
+
+def test_multipage_tiff(engine: OCREngine) -> None:
+    data = pdfs.multipage_tiff([EN, ZH, EN])
+    with pytest.raises(UnsupportedImageError, match="multi-page TIFF"):
+        decode_image(data)  # never silently the first page only
+    doc = ocr_document(engine, data, pages="2-3")
+    assert doc.kind == "tiff" and doc.page_count == 3 and [p.page for p in doc.pages] == [2, 3]
+    assert texts(doc.pages[0]) == [squash(t) for t in ZH] and doc.pages[0].dpi is None
+    out = searchable_pdf(data, doc)
+    assert len(pikepdf.open(io.BytesIO(out)).pages) == 2
+    assert squash(ZH[0]) in squash(pdftotext(out, 1))
+
+
+def test_concurrent_documents(engine: OCREngine) -> None:
+    """PDFium is not thread-safe: two threads reading PDFs at once must not crash or mix pages."""
+    data = pdfs.scanned_pdf([EN, ZH])
+    results: list[list[list[str]]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append([texts(p) for p in ocr_document(engine, data).pages])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 3
+    assert results[0] == results[1] == results[2] == [[squash(t) for t in EN], [squash(t) for t in ZH]]
+
+
+# ----------------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(("make", "error", "code", "status"), [
+    (pdfs.encrypted_pdf, PDFEncryptedError, "pdf_encrypted", 422),
+    (pdfs.truncated_pdf, PDFInvalidError, "pdf_invalid", 422),
+    (pdfs.zero_page_pdf, PDFInvalidError, "pdf_invalid", 422),
+    (lambda: b"%PDF-1.7\nnot really", PDFInvalidError, "pdf_invalid", 422),
+    (pdfs.huge_page_pdf, PageTooLargeError, "page_too_large", 413),
+    (pdfs.many_page_pdf, TooManyPagesError, "too_many_pages", 413),
+    (pdfs.image_bomb_pdf, PageTooLargeError, "page_too_large", 413),
+])
+def test_bad_documents_are_refused_before_any_page(engine: OCREngine, make, error, code, status) -> None:
+    data = make()
+    done: list[int] = []
+    with pytest.raises(error) as err:
+        ocr_document(engine, data, on_page=lambda p: done.append(p.page))
+    assert err.value.code == code and err.value.status == status and str(err.value)
+    assert done == []
+
+
+def test_bad_page_late_in_a_file_is_refused_before_the_first_page(engine: OCREngine) -> None:
+    data = pdfs.merge(pdfs.scanned_pdf([EN]), pdfs.image_bomb_pdf())
+    done: list[int] = []
+    with pytest.raises(PageTooLargeError, match="page 2"):
+        ocr_document(engine, data, on_page=lambda p: done.append(p.page))
+    assert done == []
+    assert texts(ocr_document(engine, data, pages="1").pages[0]) == [squash(t) for t in EN]  # the good page alone
+
+
+def test_page_limit_and_selection(engine: OCREngine) -> None:
+    data = pdfs.many_page_pdf(150)
+    doc = ocr_document(engine, data, pages="149-")  # a selection within the limit of a long file
+    assert doc.page_count == 150 and [p.page for p in doc.pages] == [149, 150] and not doc.pages[0].result.lines
+    with pytest.raises(TooManyPagesError):
+        ocr_document(engine, data, pages="1-5", max_pages=4)
+    with pytest.raises(PageRangeError):
+        ocr_document(engine, data, pages="151")
+
+
+# ------------------------------------------------------------------------------------ searchable PDF
+
+
+def pdftotext(data: bytes, page: int) -> str:
+    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is in the Makefile's TEST_DEBS"
+    proc = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-enc", "UTF-8", "-", "-"],
+                          input=data, capture_output=True, check=True, timeout=60)
+    return proc.stdout.decode("utf-8")
+
+
+def render_all(data: bytes, scale: float = 1.0) -> list[np.ndarray]:
+    pdf = pdfium.PdfDocument(data)
+    try:
+        out = []
+        for i in range(len(pdf)):
+            page = pdf[i]
+            bitmap = page.render(scale=scale)
+            out.append(np.array(bitmap.to_numpy(), copy=True))
+            bitmap.close()
+            page.close()
+        return out
+    finally:
+        pdf.close()
+
+
+def test_searchable_pdf_text_layer_reads_back(engine: OCREngine, mixed_doc, mixed_out: bytes) -> None:
+    for page in mixed_doc.pages:
+        got = pdftotext(mixed_out, page.page).splitlines()
+        want = [line.text for line in page.result.lines]
+        assert [squash(g) for g in got if g.strip()] == [squash(w) for w in want], page.page
+    # the born-digital page got no second layer: each of its lines once
+    assert pdftotext(mixed_out, 3).count(EN[0]) == 1
+    # the OCR layer is read back by PDFium as a text layer: same lines, boxes on the same places
+    again = ocr_document(engine, mixed_out)
+    for before, after in zip(mixed_doc.pages, again.pages):
+        assert after.source == "text_layer"
+        assert [squash(x.text) for x in after.result.lines] == [squash(x.text) for x in before.result.lines]
+        for a, b in zip(before.result.lines, after.result.lines):
+            assert np.abs(np.array(a.box) - np.array(b.box)).max() <= 0.01 * max(before.width, before.height)
+
+
+def test_searchable_pdf_changes_nothing_visible(mixed_pdf: bytes, mixed_out: bytes) -> None:
+    before, after = render_all(mixed_pdf), render_all(mixed_out)
+    assert len(before) == len(after) == 4
+    for a, b in zip(before, after):
+        assert a.shape == b.shape and int(np.abs(a.astype(int) - b.astype(int)).max()) == 0
+    src, out = pikepdf.open(io.BytesIO(mixed_pdf)), pikepdf.open(io.BytesIO(mixed_out))
+    for p_src, p_out in zip(src.pages, out.pages):
+        assert p_out.obj.get("/Rotate", 0) == p_src.obj.get("/Rotate", 0)
+        assert list(p_out.mediabox) == list(p_src.mediabox)
+        # images carried over byte for byte (no re-compression)
+        raw_src = sorted(img.read_raw_bytes() for _, img in p_src.get_images().items())
+        raw_out = sorted(img.read_raw_bytes() for _, img in p_out.get_images().items())
+        assert raw_src == raw_out
+
+
+def test_searchable_pdf_of_selected_pages(engine: OCREngine, mixed_pdf: bytes) -> None:
+    doc = ocr_document(engine, mixed_pdf, pages="2,4")
+    out = searchable_pdf(mixed_pdf, doc)
+    assert len(pikepdf.open(io.BytesIO(out)).pages) == 2
+    assert squash(ZH[1]) in squash(pdftotext(out, 1)) and squash(EN[2]) in squash(pdftotext(out, 2))
+
+
+def test_image_becomes_a_one_page_pdf(engine: OCREngine) -> None:
+    jpeg = pdfs.jpeg(pdfs.text_image(ZH))
+    doc = ocr_document(engine, jpeg)
+    assert doc.kind == "image" and doc.page_count == 1 and doc.pages[0].dpi is None
+    out = searchable_pdf(jpeg, doc)
+    pdf = pikepdf.open(io.BytesIO(out))
+    [(_, image)] = list(pdf.pages[0].get_images().items())
+    assert image.Filter == pikepdf.Name.DCTDecode and image.read_raw_bytes() == jpeg  # the JPEG as it was
+    assert [squash(x) for x in pdftotext(out, 1).splitlines() if x.strip()] == [squash(t) for t in ZH]
+    # an image with transparency (img2pdf refuses alpha) is flattened as the engine sees it
+    rgba = np.dstack([pdfs.text_image(EN), np.full(pdfs.text_image(EN).shape[:2], 255, np.uint8)])
+    png = pdfs.png(rgba)
+    out = searchable_pdf(png, ocr_document(engine, png))
+    assert squash(EN[1]) in squash(pdftotext(out, 1))
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+REPO = Path(__file__).resolve().parents[1]
+OCR = [sys.executable, "-m", "ocrcore.cli"]  # this tree's code (the console script may point at another checkout)
+ENV = {**os.environ, "OCR_PROFILE": "tiny", "OCR_THREADS": "1"}
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(OCR + list(args), capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+
+
+def test_cli_pdf(tmp_path: Path, mixed_pdf: bytes) -> None:
+    src = tmp_path / "scan.pdf"
+    src.write_bytes(mixed_pdf)
+    proc = run(str(src), "--pages", "1,3")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[0] == "--- page 1 ---" and out[1:4] == EN and out[4] == "--- page 3 ---" and out[5:] == MIXED
+    target = tmp_path / "out.pdf"
+    proc = run(str(src), "--json", "--pages", "2-3", "--force-ocr", "--searchable", str(target))
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    assert row["success"] and row["kind"] == "pdf" and row["page_count"] == 4
+    assert [p["page"] for p in row["pages"]] == [2, 3] and [p["source"] for p in row["pages"]] == ["ocr", "ocr"]
+    assert [t["page"] for t in row["text"]] == [2] * 3 + [3] * 4
+    assert squash(ZH[2]) in squash(pdftotext(target.read_bytes(), 1))
+
+
+def test_cli_image_to_searchable_pdf_and_errors(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(pdfs.jpeg(pdfs.text_image(EN)))
+    target = tmp_path / "photo.pdf"
+    proc = run(str(photo), "--searchable", str(target))
+    assert proc.returncode == 0 and proc.stdout.splitlines()[1:] == EN
+    assert [x for x in pdftotext(target.read_bytes(), 1).splitlines() if x.strip()] == EN
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(pdfs.encrypted_pdf())
+    proc = run("--json", str(locked), str(photo))
+    assert proc.returncode == 1
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert rows[0]["error"]["code"] == "pdf_encrypted" and rows[1]["success"] and "locked.pdf" in proc.stderr
+    proc = run(str(photo), str(locked), "--searchable", str(target))
+    assert proc.returncode == 2 and "exactly one" in proc.stderr

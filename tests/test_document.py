@@ -372,3 +372,29 @@ def test_cli_image_to_searchable_pdf_and_errors(tmp_path: Path) -> None:
     assert rows[0]["error"]["code"] == "pdf_encrypted" and rows[1]["success"] and "locked.pdf" in proc.stderr
     proc = run(str(photo), str(locked), "--searchable", str(target))
     assert proc.returncode == 2 and "exactly one" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ OCRmyPDF
+
+
+def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> None:
+    """OCRmyPDF 17 runs this engine through ocrcore.ocrmypdf_plugin; a ``tesseract`` on PATH that
+    only records being called shows Tesseract is never run (nor version-checked)."""
+    pytest.importorskip("ocrmypdf")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    marker = tmp_path / "tesseract-was-called"
+    (fake / "tesseract").write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
+    (fake / "tesseract").chmod(0o755)
+    src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes(mixed_pdf)
+    env = {**ENV, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "ocrmypdf", "--plugin", "ocrcore.ocrmypdf_plugin", "--output-type", "pdf",
+                           "--skip-text", "--optimize", "0", "--jobs", "1", "-l", "eng+chi_sim", str(src), str(out)],
+                          capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not marker.exists()
+    data = out.read_bytes()
+    assert [squash(x) for x in pdftotext(data, 1).splitlines() if x.strip()] == [squash(t) for t in EN]
+    assert [squash(x) for x in pdftotext(data, 2).splitlines() if x.strip()] == [squash(t) for t in ZH]
+    assert pdftotext(data, 3).count(EN[0]) == 1  # the born-digital page skipped (--skip-text)

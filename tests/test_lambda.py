@@ -349,7 +349,7 @@ def test_pdf_through_a_presigned_upload_and_back_as_a_searchable_pdf(lam):
     assert resp["statusCode"] == 200, resp["body"]
     out = response_json(resp)
     assert out["kind"] == "pdf" and out["page_count"] == 3 and [p["page"] for p in out["pages"]] == [1, 2]
-    for page, truth in zip(out["pages"], truths, strict=True):
+    for page, truth in zip(out["pages"], truths[:2], strict=True):
         assert similarity(page["text"], truth) > 0.8
 
     resp = lam.handler(v2_event("POST", "/api/ocr", req, "application/json", b64=False, query="output=pdf"), FakeContext())

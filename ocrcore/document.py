@@ -228,6 +228,7 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
     with pdf_read.open_pdf(data) as pdf:
         count = len(pdf)
         selected = _select(spec, count, max_pages)
+        pdf_read.check_content_streams(data, selected)
         with pdf_read.PDFIUM_LOCK:  # every check before the first render
             for number in selected:
                 pdf_read.check_page_size(number - 1, *pdf_read.page_size_points(pdf, number - 1), max_pixels)

@@ -14,6 +14,7 @@ Pixels are those of the visual page rendered at some scale, y down, origin top-l
 
 from __future__ import annotations
 
+import io
 import math
 import threading
 from collections.abc import Iterator
@@ -43,6 +44,10 @@ MAX_PAGE_POINTS = 14_400.0
 # this many times the engine's pixel limit (a 1200 dpi A3 scan has 280 M pixels: refused at the
 # default 40 M limit; a 600 dpi A4 scan has 35 M: fine).
 IMAGE_PIXELS_FACTOR = 4
+# Decompression-bomb guard for the content a page draws (its content streams and the forms they
+# use): at most this many decoded bytes per page. Real pages hold kilobytes to a few megabytes
+# (a dense CAD drawing some tens); a few hundred kilobytes of Flate data can inflate to gigabytes.
+MAX_CONTENT_BYTES = 256 * 2**20
 
 
 @contextmanager
@@ -153,6 +158,72 @@ def check_images(page: pdfium.PdfPage, index: int, max_pixels: int) -> None:
             continue
         if w * h > limit:
             raise PageTooLargeError(f"page {index + 1} holds a {w}x{h} image ({w * h:,} pixels); the limit is {limit:,}")
+
+
+def check_content_streams(data: bytes, numbers: list[int], limit: int = MAX_CONTENT_BYTES) -> None:
+    """Refuse a page whose content streams (and the form XObjects they draw, four levels deep)
+    inflate to more than ``limit`` bytes, counted with bounded zlib decompression of the
+    ``/FlateDecode`` data (nothing is held but a 1 MiB window). ``numbers`` are 1-based.
+    Raises PageTooLargeError; a file pikepdf cannot parse is left to PDFium's verdict."""
+    import zlib
+
+    import pikepdf
+
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except Exception:
+        return
+    with pdf:
+        pages = pdf.pages
+        for number in numbers:
+            try:
+                page = pages[number - 1]
+                streams = _page_streams(page.obj, depth=4)
+            except Exception:
+                continue
+            total = 0
+            for stream in streams:
+                filters = stream.get("/Filter")
+                names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+                if names != ["/FlateDecode"]:
+                    continue
+                try:
+                    raw = stream.read_raw_bytes()
+                except Exception:
+                    continue
+                inflater = zlib.decompressobj()
+                chunk = raw
+                try:
+                    while chunk and total <= limit:
+                        total += len(inflater.decompress(chunk, 2**20))
+                        chunk = inflater.unconsumed_tail
+                except zlib.error:
+                    continue
+                if total > limit:
+                    raise PageTooLargeError(f"page {number}'s content inflates to more than {limit // 2**20} MiB "
+                                            "(decompression bomb)")
+
+
+def _page_streams(obj, depth: int) -> list:
+    """Content streams of a page or form dictionary and of the form XObjects in its resources."""
+    import pikepdf
+
+    out: list = []
+    contents = obj.get("/Contents")
+    if isinstance(contents, pikepdf.Stream):
+        out.append(contents)
+    elif isinstance(contents, pikepdf.Array):
+        out.extend(c for c in contents if isinstance(c, pikepdf.Stream))
+    if isinstance(obj, pikepdf.Stream):
+        out.append(obj)
+    resources = obj.get("/Resources")
+    if depth > 0 and isinstance(resources, pikepdf.Dictionary):
+        xobjects = resources.get("/XObject")
+        if isinstance(xobjects, pikepdf.Dictionary):
+            for _, xobj in xobjects.items():
+                if isinstance(xobj, pikepdf.Stream) and xobj.get("/Subtype") == "/Form":
+                    out.extend(_page_streams(xobj, depth - 1))
+    return out
 
 
 def image_dpi(page: pdfium.PdfPage, geometry: PageGeometry) -> float | None:

@@ -228,7 +228,9 @@ def write_searchable_pdf(data: bytes, doc: DocumentResult) -> bytes:
                 page.contents_add(b"\nQ\nq\n" + layer + b"Q\n")
         _keep_pages(pdf, [p.page for p in doc.pages])
         out = io.BytesIO()
-        pdf.save(out)
+        # A file encrypted with an owner password only (readable without one) keeps its encryption
+        # and permissions; pikepdf would drop them otherwise.
+        pdf.save(out, encryption=True if pdf.is_encrypted else None)
         return out.getvalue()
     finally:
         pdf.close()

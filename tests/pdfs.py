@@ -9,7 +9,7 @@ font for English (ocrcore.synth).
     born_digital_pdf(lines)     real text (fpdf2, CJK font embedded), no image
     rotated_pdf(lines, 90)      a scanned page stored sideways with /Rotate so it shows upright
     encrypted_pdf(), truncated_pdf(), zero_page_pdf(), huge_page_pdf(), many_page_pdf(150),
-    image_bomb_pdf()            the bad inputs
+    image_bomb_pdf(), content_bomb_pdf()   the bad inputs
 """
 
 from __future__ import annotations
@@ -164,6 +164,24 @@ def image_bomb_pdf(side: int = 13_000) -> bytes:
     page = pdf.pages[0]
     page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
     page.obj.Contents = pdf.make_stream(b"q 595 0 0 842 0 0 cm /Im0 Do Q")
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def content_bomb_pdf(mib: int = 300) -> bytes:
+    """An A4 page whose content stream is ``mib`` MiB of spaces (valid, draws nothing) in about
+    ``mib`` / 1000 MiB of Flate data."""
+    comp = zlib.compressobj(1)
+    block = b" " * 2**20
+    parts = [comp.compress(block) for _ in range(mib)]
+    parts.append(comp.compress(b"0 0 m\n"))
+    parts.append(comp.flush())
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    stream = pikepdf.Stream(pdf, b"".join(parts))
+    stream.Filter = pikepdf.Name.FlateDecode
+    pdf.pages[0].obj.Contents = pdf.make_indirect(stream)
     out = io.BytesIO()
     pdf.save(out)
     return out.getvalue()

@@ -221,6 +221,7 @@ def test_concurrent_documents(engine: OCREngine) -> None:
     (pdfs.huge_page_pdf, PageTooLargeError, "page_too_large", 413),
     (pdfs.many_page_pdf, TooManyPagesError, "too_many_pages", 413),
     (pdfs.image_bomb_pdf, PageTooLargeError, "page_too_large", 413),
+    (pdfs.content_bomb_pdf, PageTooLargeError, "page_too_large", 413),
 ])
 def test_bad_documents_are_refused_before_any_page(engine: OCREngine, make, error, code, status) -> None:
     data = make()
@@ -311,6 +312,26 @@ def test_searchable_pdf_of_selected_pages(engine: OCREngine, mixed_pdf: bytes) -
     out = searchable_pdf(mixed_pdf, doc)
     assert len(pikepdf.open(io.BytesIO(out)).pages) == 2
     assert squash(ZH[1]) in squash(pdftotext(out, 1)) and squash(EN[2]) in squash(pdftotext(out, 2))
+
+
+def test_inherited_attributes_and_owner_password(engine: OCREngine) -> None:
+    """/Resources, /MediaBox and /Rotate inherited from the page tree; a file encrypted with an
+    owner password only (opens without one) keeps its encryption and permissions."""
+    with pikepdf.open(io.BytesIO(pdfs.rotated_pdf(EN, 90))) as pdf:
+        page, tree = pdf.pages[0].obj, pdf.Root.Pages
+        for key in ("/Resources", "/MediaBox", "/Rotate"):
+            tree[key] = page[key]
+            del page[key]
+        buf = io.BytesIO()
+        pdf.save(buf, encryption=pikepdf.Encryption(user="", owner="owner", R=6, allow=pikepdf.Permissions(extract=False)))
+    data = buf.getvalue()
+    doc = ocr_document(engine, data)
+    assert texts(doc.pages[0]) == [squash(t) for t in EN]
+    out = searchable_pdf(data, doc)
+    assert [squash(x) for x in pdftotext(out, 1).splitlines() if x.strip()] == [squash(t) for t in EN]
+    assert all(int(np.abs(a.astype(int) - b.astype(int)).max()) == 0 for a, b in zip(render_all(data), render_all(out)))
+    with pikepdf.open(io.BytesIO(out)) as result:
+        assert result.is_encrypted and not result.allow.extract
 
 
 def test_image_becomes_a_one_page_pdf(engine: OCREngine) -> None:

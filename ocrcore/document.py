@@ -9,7 +9,8 @@
 
 Pages are rendered with PDFium (ocrcore.pdf_read) one at a time, so a long document never holds
 more than one rendered page. A page that already has a text layer (born-digital, or OCRed before)
-is not OCRed: its text is extracted with the same line structure, unless ``force_ocr``. Every
+is not OCRed: its text is extracted with the same line structure, unless ``force_ocr`` (a scanned
+page whose only text is a stamp or a page number, under MIN_LAYER_CHARS characters, is OCRed). Every
 refusal is a typed :class:`~ocrcore.errors.OCRError` raised before any page is rendered where the
 file allows it: encrypted, malformed or truncated, zero pages, a bad ``pages`` selection, more than
 ``max_pages`` pages, a page too large to render, an embedded image that is a decompression bomb.
@@ -62,6 +63,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_PAGES = 100
+# A scanned page (one image over most of it) with fewer characters of text than this is OCRed even
+# though it has text: a stamp, a page number or a Bates number is not a text layer of the scan.
+MIN_LAYER_CHARS = 20
 _PDF_SIGNATURE = b"%PDF-"
 
 
@@ -245,9 +249,12 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                 page = _load_page(pdf, number)
                 try:
                     geometry = pdf_read.page_geometry(page)
-                    dpi = pdf_read.choose_dpi(geometry, max_pixels, pdf_read.image_dpi(page, geometry))
+                    scan_dpi = pdf_read.image_dpi(page, geometry)
+                    dpi = pdf_read.choose_dpi(geometry, max_pixels, scan_dpi)
                     width, height = pdf_read.rendered_size(page, dpi)
                     lines = [] if force_ocr else pdf_read.text_lines(page, geometry, width, height)
+                    if scan_dpi is not None and sum(len("".join(x.text.split())) for x in lines) < MIN_LAYER_CHARS:
+                        lines = []  # a scan with a stamp or a page number on it: OCR it (the render shows both)
                     if not lines or on_image is not None:
                         image = pdf_read.render(page, dpi)
                         height, width = image.shape[:2]

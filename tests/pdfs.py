@@ -92,6 +92,18 @@ def born_digital_pdf(lines: list[str], *, font_pt: float = 14) -> bytes:
     return bytes(doc.output())
 
 
+def stamped_scan_pdf(lines: list[str], stamp: str = "Page 7", dpi: int = 150) -> bytes:
+    """A scanned page (text image over the whole A4 page) with a little real text on it: a stamp."""
+    from fpdf import FPDF
+
+    doc = FPDF(format="A4", unit="pt")
+    doc.add_page()
+    doc.image(io.BytesIO(jpeg(text_image(lines))), x=0, y=0, w=doc.w, h=doc.h)
+    doc.set_font("helvetica", size=9)
+    doc.text(doc.w - 80, doc.h - 30, stamp)
+    return bytes(doc.output())
+
+
 def merge(*pdfs: bytes) -> bytes:
     """The pages of several PDFs, in order, as one PDF."""
     out = pikepdf.new()

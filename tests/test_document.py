@@ -128,6 +128,12 @@ def test_born_digital_page_is_extracted_not_ocred(engine: OCREngine, mixed_pdf: 
         assert abs(a.box[0][0] - b.box[0][0]) < 25
 
 
+def test_scan_with_a_stamp_is_ocred(engine: OCREngine) -> None:
+    page = ocr_document(engine, pdfs.stamped_scan_pdf(ZH, "Page 7")).pages[0]
+    assert page.source == "ocr"
+    assert texts(page)[:3] == [squash(t) for t in ZH] and "Page7" in texts(page)[-1]
+
+
 def test_selection_callbacks_and_laziness(engine: OCREngine, mixed_pdf: bytes) -> None:
     seen: list[int] = []
     shapes: dict[int, tuple[int, ...]] = {}

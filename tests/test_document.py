@@ -19,6 +19,7 @@ import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
+from PIL import Image
 
 from ocrcore.decode import decode_image
 from ocrcore.document import (
@@ -354,6 +355,18 @@ def test_image_becomes_a_one_page_pdf(engine: OCREngine) -> None:
     png = pdfs.png(rgba)
     out = searchable_pdf(png, ocr_document(engine, png))
     assert squash(EN[1]) in squash(pdftotext(out, 1))
+    # EXIF orientations: turned (img2pdf sets /Rotate, JPEG kept) and mirrored (re-encoded losslessly)
+    for orientation, stored in ((6, np.rot90(pdfs.text_image(EN))), (2, pdfs.text_image(EN)[:, ::-1])):
+        pil = Image.fromarray(np.ascontiguousarray(stored[:, :, ::-1]))
+        exif = pil.getexif()
+        exif[0x0112] = orientation
+        buf = io.BytesIO()
+        pil.save(buf, "JPEG", exif=exif.tobytes())
+        data = buf.getvalue()
+        doc = ocr_document(engine, data)
+        assert texts(doc.pages[0]) == [squash(t) for t in EN], orientation
+        out = searchable_pdf(data, doc)
+        assert [squash(x) for x in pdftotext(out, 1).splitlines() if x.strip()] == [squash(t) for t in EN], orientation
 
 
 # ------------------------------------------------------------------------------------------------ CLI

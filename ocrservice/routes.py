@@ -63,7 +63,8 @@ async def api_ocr(
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
     want_pdf = documents.wants_pdf(output, request.headers.get("accept", ""))
-    if want_pdf or documents.is_document(image.data):  # a header walk, no pixel decoded
+    # a TIFF's frame count walks its header chain (no pixel decoded): off the event loop all the same
+    if want_pdf or await run_in_threadpool(documents.is_document, image.data):
         return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
                                    want_pdf=want_pdf, previews=previews, use_cache=use_cache)
     result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)

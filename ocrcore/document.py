@@ -67,6 +67,7 @@ DEFAULT_MAX_PAGES = 100
 # though it has text: a stamp, a page number or a Bates number is not a text layer of the scan.
 MIN_LAYER_CHARS = 20
 _PDF_SIGNATURE = b"%PDF-"
+_IMAGE_SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"II*\x00", b"MM\x00*", b"BM", b"RIFF")
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,11 @@ class DocumentResult:
 
 def is_pdf(data: bytes) -> bool:
     """True when the bytes start like a PDF file (``%PDF-``, allowing up to 1 KiB of leading junk,
-    as readers do)."""
-    return _PDF_SIGNATURE in bytes(data[:1024])
+    as readers do; never for bytes that start like an image)."""
+    head = bytes(data[:1024])
+    if head.startswith(_IMAGE_SIGNATURES):
+        return False
+    return _PDF_SIGNATURE in head
 
 
 def is_multipage_tiff(data: bytes) -> bool:

@@ -90,6 +90,8 @@ def test_parse_page_spec() -> None:
 
 def test_sniffing() -> None:
     assert is_pdf(pdfs.blank_pages_pdf(1)) and not is_pdf(pdfs.png(pdfs.text_image(EN)))
+    assert is_pdf(b"junk before the header\n" + pdfs.blank_pages_pdf(1))
+    assert not is_pdf(b"\xff\xd8\xff\xe0 an image whose metadata says %PDF-1.4")
     assert is_multipage_tiff(pdfs.multipage_tiff([EN, ZH])) and not is_multipage_tiff(pdfs.multipage_tiff([EN]))
 
 

@@ -361,3 +361,57 @@ def test_a_document_is_one_admitted_job_and_the_loop_keeps_answering(start_serve
     assert_document(done[0].json(), [1, 2, 3, 4], 4)
     r = httpx.post(f"{srv.url}/api/ocr", files={"image": ("a.png", image, "image/png")}, timeout=TIMEOUT)
     assert r.status_code == 200
+
+
+# ---------------------------------------------------------------------- mutated PDFs
+
+
+@pytest.fixture(scope="module")
+def fuzz_seeds() -> list[bytes]:
+    """Small PDFs of each kind the service reads: scanned (Pillow), born-digital (fpdf2), and one
+    rewritten by pikepdf with object streams (compressed cross-reference)."""
+    import pikepdf
+
+    images, _ = scanned_pages([131], size=(300, 200), n_lines=2)
+    scanned = pillow_pdf(images + images, dpi=72)
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(scanned)) as pdf:
+        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return [scanned, born_digital_pdf(["Invoice 7", "Total 12.00"]), out.getvalue()]
+
+
+def test_mutated_pdfs_get_an_answer_or_a_4xx_never_a_5xx(server, fuzz_seeds):
+    """40 seeded mutations (bytes flipped, runs deleted or duplicated, truncation) of real PDFs,
+    each with a random page selection: 200 with pages, or a JSON 4xx; the server keeps serving."""
+    from hypothesis import HealthCheck, given, seed, settings
+    from hypothesis import strategies as st
+
+    edits = st.lists(st.tuples(st.sampled_from(["flip", "delete", "dup", "cut"]), st.floats(0, 1), st.integers(1, 64)),
+                     min_size=1, max_size=4)
+
+    @seed(20261130)
+    @settings(deadline=None, database=None, max_examples=40,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(which=st.integers(0, len(fuzz_seeds) - 1), ops=edits, pages=st.sampled_from([None, "1", "2-", "1,2"]))
+    def one(which: int, ops: list, pages: str | None) -> None:
+        data = bytearray(fuzz_seeds[which])
+        for op, where, n in ops:
+            i = int(where * (len(data) - 1))
+            if op == "flip":
+                data[i] ^= 1 << (n % 8)
+            elif op == "delete":
+                del data[i:i + n]
+            elif op == "dup":
+                data[i:i] = data[i:i + n]
+            else:
+                del data[max(16, i):]
+        r = post(server, bytes(data), params={"pages": pages} if pages else None, headers=NO_CACHE)
+        assert r.status_code < 500, r.text
+        body = r.json()
+        if r.status_code == 200:
+            assert body["kind"] == "pdf" and body["pages"]
+        else:
+            assert body["success"] is False and body["error"]["code"], body
+
+    one()
+    assert httpx.get(f"{server}/healthz", timeout=10).json()["ready"] is True

@@ -35,7 +35,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
 from . import pdf_read
-from .errors import InvalidImageError
+from .errors import InvalidImageError, OCRError, UnsupportedImageError
 from .types import Line
 
 if TYPE_CHECKING:
@@ -168,9 +168,29 @@ def _base_pdf(data: bytes, doc: DocumentResult) -> bytes:
     import img2pdf
 
     try:
-        return bytes(img2pdf.convert(data, rotation=img2pdf.Rotation.ifvalid))
+        return bytes(img2pdf.convert(data, rotation=img2pdf.Rotation.ifvalid, layout_fun=page_layout))
     except Exception:
         return _reencoded_pdf(data, doc)
+
+
+# A PDF page side must lie within 3 and 14,400 units (PDF 32000-1, annex C.2; img2pdf enforces it).
+MIN_SIDE_PT, MAX_SIDE_PT = 3.0, 14_400.0
+
+
+def page_layout(width_px: int, height_px: int, dpi: tuple[float, float]) -> tuple[float, float, float, float]:
+    """img2pdf layout: the page is the image at its own resolution (96 dpi if it has none), scaled
+    up or down as little as needed to keep both sides within the PDF limits (a 1x1 icon, a
+    100,000-pixel scroll). Raises UnsupportedImageError for an aspect ratio no page can hold."""
+    w = width_px * 72.0 / (dpi[0] or 96.0)
+    h = height_px * 72.0 / (dpi[1] or 96.0)
+    if max(w, h) / min(w, h) > MAX_SIDE_PT / MIN_SIDE_PT:
+        raise UnsupportedImageError(f"a {width_px}x{height_px} image is too long and thin to be a PDF page")
+    scale = 1.0
+    if max(w, h) > MAX_SIDE_PT:
+        scale = MAX_SIDE_PT / max(w, h)
+    elif min(w, h) < MIN_SIDE_PT:
+        scale = MIN_SIDE_PT / min(w, h)
+    return w * scale, h * scale, w * scale, h * scale
 
 
 def _reencoded_pdf(data: bytes, doc: DocumentResult) -> bytes:
@@ -193,7 +213,12 @@ def _reencoded_pdf(data: bytes, doc: DocumentResult) -> bytes:
                 pngs.append(buf.getvalue())
     except Exception as exc:
         raise InvalidImageError(f"could not turn the image into a PDF page: {exc}") from None
-    return bytes(img2pdf.convert(pngs))
+    try:
+        return bytes(img2pdf.convert(pngs, layout_fun=page_layout))
+    except OCRError:
+        raise
+    except Exception as exc:
+        raise UnsupportedImageError(f"could not turn the image into a PDF page: {exc}") from None
 
 
 def write_searchable_pdf(data: bytes, doc: DocumentResult) -> bytes:

@@ -323,6 +323,27 @@ def test_searchable_pdf_of_selected_pages(engine: OCREngine, mixed_pdf: bytes) -
     assert squash(ZH[1]) in squash(pdftotext(out, 1)) and squash(EN[2]) in squash(pdftotext(out, 2))
 
 
+def test_tiny_and_huge_images_fit_a_pdf_page(engine: OCREngine) -> None:
+    """A PDF page side is 3 to 14,400 units: a 1x1 image and a 20000-pixel-long one at 1 dpi still
+    become pages (scaled), one too thin for any page is a 4xx error."""
+    from ocrcore.errors import UnsupportedImageError
+
+    for shape, dpi in (((1, 1), (72, 72)), ((60, 20_000), (1, 1))):
+        img = Image.new("L", (shape[1], shape[0]), 255)
+        buf = io.BytesIO()
+        img.save(buf, "PNG", dpi=dpi)
+        data = buf.getvalue()
+        out = searchable_pdf(data, ocr_document(engine, data))
+        with pikepdf.open(io.BytesIO(out)) as pdf:
+            box = [float(v) for v in pdf.pages[0].mediabox]
+            assert 3 <= box[2] - box[0] <= 14_400 and 3 <= box[3] - box[1] <= 14_400
+    buf = io.BytesIO()
+    Image.new("L", (30_000, 2), 255).save(buf, "PNG")
+    thin = buf.getvalue()
+    with pytest.raises(UnsupportedImageError):
+        searchable_pdf(thin, ocr_document(engine, thin))
+
+
 def test_inherited_attributes_and_owner_password(engine: OCREngine) -> None:
     """/Resources, /MediaBox and /Rotate inherited from the page tree; a file encrypted with an
     owner password only (opens without one) keeps its encryption and permissions."""

@@ -303,6 +303,34 @@ def test_born_digital_page_is_read_from_its_text_unless_forced(server):
     assert page["source"] == "ocr" and similarity(page_text(page), "".join(lines)) > 0.8
 
 
+def test_decompression_bombs_are_refused_and_the_server_keeps_serving(server):
+    from tests import pdfs
+
+    for make in (pdfs.image_bomb_pdf, pdfs.content_bomb_pdf):
+        data = make()
+        assert len(data) < 2_000_000  # small files that decode to hundreds of megabytes
+        assert_error(post(server, data, headers=NO_CACHE), 413, "page_too_large")
+    assert httpx.get(f"{server}/healthz", timeout=10).json()["ready"] is True
+
+
+def test_chinese_and_a_sideways_stored_page_in_the_searchable_pdf(server):
+    """A Chinese scanned page and a page stored turned with /Rotate 90 (tests/pdfs.py): the JSON has
+    each page's text upright, and the searchable PDF's layer reads back as that text."""
+    from tests import pdfs
+
+    zh = ["北京市朝阳区建国路88号", "增值税专用发票 金额 1280.00"]
+    en = ["Purchase order 2026-0042", "Delivery within 14 days"]
+    data = pdfs.merge(pdfs.scanned_pdf([zh]), pdfs.rotated_pdf(en, rotate=90))
+    body = post(server, data).json()
+    assert_document(body, [1, 2], 2)
+    assert similarity(page_text(body["pages"][0]), "".join(zh)) > 0.85
+    upright = body["pages"][1]
+    assert upright["height"] > upright["width"]  # shown as viewers show it: portrait
+    assert similarity(page_text(upright), "".join(en)) > 0.85
+    layer = pdf_text(post(server, data, params={"output": "pdf"}).content)
+    assert similarity(layer[0], "".join(zh)) > 0.85 and similarity(layer[1], "".join(en)) > 0.85
+
+
 def test_truncated_and_garbage_pdfs(server, scan3):
     data = scan3[0]
     assert_error(post(server, data[: len(data) // 2], headers=NO_CACHE), 422, "pdf_invalid")

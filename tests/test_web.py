@@ -638,5 +638,18 @@ def test_pdf_pages_one_at_a_time_and_searchable_pdf(server, browser, tmp_path, s
     doc.close()
     for text, truth in zip(layer, truths, strict=True):
         assert similar(text.split(), truth) > 0.7, (text, truth)
+
+    # A password-protected PDF: its own clear error, in the page's language, and no pager.
+    from tests import pdfs
+
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(pdfs.encrypted_pdf())
+    page.set_input_files("#file-input", str(locked))
+    page.locator("#queue .q-item >> nth=1").wait_for()
+    page.click("#run-btn")
+    assert wait_queue_finished(page) == ["done", "error"]
+    assert page.locator("#error-title").inner_text() == "Encrypted PDF"
+    assert "pdf_encrypted" in page.locator("#error-detail").inner_text()
+    assert page.locator("#pagebar").is_hidden()
     assert not page.js_errors, page.js_errors
     context.close()

@@ -62,6 +62,11 @@ class DocumentEntry:
         return total
 
     @property
+    def page_timings(self) -> list[dict[str, float]]:
+        """Engine seconds per stage of each page (a text-layer page has only ``total``, or none)."""
+        return [page.result.timings for page in self.result.pages]
+
+    @property
     def line_count(self) -> int:
         return sum(len(page.result.lines) for page in self.result.pages)
 

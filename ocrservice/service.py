@@ -194,8 +194,10 @@ class OCRService:
             result = f.result()
             if use_cache:  # "Cache-Control: no-cache" neither reads nor fills the cache
                 self.cache.put(key, result)
-            for stage, seconds in result.timings.items():
-                self.metrics.stage.labels(stage=stage).observe(seconds)
+            # per image: a document's pages are observed one by one, like images
+            for timings in result.page_timings if isinstance(result, DocumentEntry) else [result.timings]:
+                for stage, seconds in timings.items():
+                    self.metrics.stage.labels(stage=stage).observe(seconds)
 
         fut.add_done_callback(done)
         return await asyncio.shield(fut), False

@@ -132,6 +132,9 @@ def test_scanned_pdf_multipart_gives_pages_and_contract(server, scan3):
     for i, page in enumerate(body["pages"]):
         scores = [similarity(page_text(page), t) for t in truths]
         assert scores.index(max(scores)) == i
+    assert body["timings"]["render"] > 0 and body["timings"]["recognize"] > 0  # summed over the pages
+    metrics = httpx.get(f"{server}/metrics", timeout=10).text
+    assert 'ocr_stage_duration_seconds_count{stage="render"}' in metrics  # each page observed
 
 
 def test_base64_and_raw_body_give_the_same_pages(server, scan3):

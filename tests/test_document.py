@@ -461,3 +461,32 @@ def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> 
     assert [squash(x) for x in pdftotext(data, 1).splitlines() if x.strip()] == [squash(t) for t in EN]
     assert [squash(x) for x in pdftotext(data, 2).splitlines() if x.strip()] == [squash(t) for t in ZH]
     assert pdftotext(data, 3).count(EN[0]) == 1  # the born-digital page skipped (--skip-text)
+
+
+def test_text_layer_geometry_on_every_rotation(engine: OCREngine) -> None:
+    """Lines put on blank pages with each /Rotate (and a crop box off the origin) read back from the
+    layer with their text and boxes: horizontal lines, and a vertical Chinese column read top to
+    bottom."""
+    from ocrcore.document import DocumentResult, PageResult
+    from ocrcore.types import Line, OCRResult
+
+    def quad(x0: int, y0: int, x1: int, y1: int):
+        return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+
+    for rotate in (0, 90, 180, 270):
+        with pikepdf.open(io.BytesIO(pdfs.blank_pages_pdf(1, (612, 792)))) as pdf:
+            pdf.pages[0].obj.CropBox = pikepdf.Array([36, 36, 576, 756])
+            pdf.pages[0].obj.Rotate = rotate
+            buf = io.BytesIO()
+            pdf.save(buf)
+        data = buf.getvalue()
+        width, height = (1500, 2000) if rotate in (0, 180) else (2000, 1500)  # 540 x 720 pt at 200 dpi
+        lines = (Line("Total amount 1,234.50", 0.9, quad(100, 100, 900, 160)),
+                 Line("合计金额人民币", 0.9, quad(100, 300, 800, 380)),
+                 Line("请在三十天内付款", 0.9, quad(1300, 500, 1370, 1200)))  # a column, 10 times taller than wide
+        doc = DocumentResult((PageResult(1, width, height, 200.0, "ocr", 0, OCRResult(lines, width, height)),), 1, "pdf")
+        page = ocr_document(engine, searchable_pdf(data, doc)).pages[0]
+        assert page.source == "text_layer" and (page.width, page.height) == (width * 1.5, height * 1.5)  # read at 300 dpi
+        assert [x.text for x in page.result.lines] == [x.text for x in lines], rotate
+        for a, b in zip(lines, page.result.lines):
+            assert np.abs(np.array(a.box) * 1.5 - np.array(b.box)).max() <= 6, (rotate, a, b)

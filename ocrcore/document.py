@@ -10,7 +10,8 @@
 Pages are rendered with PDFium (ocrcore.pdf_read) one at a time, so a long document never holds
 more than one rendered page. A page that already has a text layer (born-digital, or OCRed before)
 is not OCRed: its text is extracted with the same line structure, unless ``force_ocr`` (a scanned
-page whose only text is a stamp or a page number, under MIN_LAYER_CHARS characters, is OCRed). Every
+page whose only text is a stamp or a page number, under MIN_LAYER_CHARS characters, and a page
+whose fonts do not map to Unicode are OCRed). Every
 refusal is a typed :class:`~ocrcore.errors.OCRError` raised before any page is rendered where the
 file allows it: encrypted, malformed or truncated, zero pages, a bad ``pages`` selection, more than
 ``max_pages`` pages, a page too large to render, an embedded image that is a decompression bomb.
@@ -66,6 +67,9 @@ DEFAULT_MAX_PAGES = 100
 # A scanned page (one image over most of it) with fewer characters of text than this is OCRed even
 # though it has text: a stamp, a page number or a Bates number is not a text layer of the scan.
 MIN_LAYER_CHARS = 20
+# A page whose text is more than this share of characters PDFium cannot map to Unicode (subset
+# fonts without a ToUnicode map, common in Chinese PDFs) is OCRed: its "text" would be garbage.
+MAX_UNMAPPED = 0.1
 _PDF_SIGNATURE = b"%PDF-"
 _IMAGE_SIGNATURES = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"II*\x00", b"MM\x00*", b"BM", b"RIFF")
 
@@ -259,6 +263,8 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                     lines = [] if force_ocr else pdf_read.text_lines(page, geometry, width, height)
                     if scan_dpi is not None and sum(len("".join(x.text.split())) for x in lines) < MIN_LAYER_CHARS:
                         lines = []  # a scan with a stamp or a page number on it: OCR it (the render shows both)
+                    if lines and pdf_read.unmapped_fraction(page) > MAX_UNMAPPED:
+                        lines = []  # text whose fonts give glyph numbers, not characters: OCR what it shows
                     if not lines or on_image is not None:
                         image = pdf_read.render(page, dpi)
                         height, width = image.shape[:2]

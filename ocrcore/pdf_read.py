@@ -328,6 +328,25 @@ def text_lines(page: pdfium.PdfPage, geometry: PageGeometry, width: int, height:
         textpage.close()
 
 
+def unmapped_fraction(page: pdfium.PdfPage) -> float:
+    """Share of the page's visible characters PDFium cannot map to Unicode (fonts without a
+    ToUnicode map or a usable encoding: what they "extract" is glyph numbers, not text).
+    0.0 for a page without text. Call under the lock."""
+    textpage = page.get_textpage()
+    try:
+        n = pdfium_c.FPDFText_CountChars(textpage.raw)
+        seen = bad = 0
+        for i in range(max(n, 0)):
+            u = pdfium_c.FPDFText_GetUnicode(textpage.raw, i)
+            if u <= 0x20 or pdfium_c.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                continue
+            seen += 1
+            bad += pdfium_c.FPDFText_HasUnicodeMapError(textpage.raw, i) == 1
+        return bad / seen if seen else 0.0
+    finally:
+        textpage.close()
+
+
 def _gap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Horizontal distance between two user-space boxes (0 when they overlap)."""
     return max(0.0, b[0] - a[2], a[0] - b[2])

@@ -92,6 +92,18 @@ def born_digital_pdf(lines: list[str], *, font_pt: float = 14) -> bytes:
     return bytes(doc.output())
 
 
+def unmapped_text_pdf(lines: list[str]) -> bytes:
+    """A born-digital page whose font has no ToUnicode map: it shows the text, but extraction gives
+    glyph numbers (what many Chinese PDFs from old tools look like)."""
+    with pikepdf.open(io.BytesIO(born_digital_pdf(lines))) as pdf:
+        for _, font in pdf.pages[0].Resources.Font.items():
+            if "/ToUnicode" in font:
+                del font["/ToUnicode"]
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
 def stamped_scan_pdf(lines: list[str], stamp: str = "Page 7", dpi: int = 150) -> bytes:
     """A scanned page (text image over the whole A4 page) with a little real text on it: a stamp."""
     from fpdf import FPDF

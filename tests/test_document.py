@@ -137,6 +137,11 @@ def test_scan_with_a_stamp_is_ocred(engine: OCREngine) -> None:
     assert texts(page)[:3] == [squash(t) for t in ZH] and "Page7" in texts(page)[-1]
 
 
+def test_text_layer_without_unicode_is_ocred(engine: OCREngine) -> None:
+    page = ocr_document(engine, pdfs.unmapped_text_pdf(MIXED)).pages[0]
+    assert page.source == "ocr" and texts(page) == [squash(t) for t in MIXED]
+
+
 def test_selection_callbacks_and_laziness(engine: OCREngine, mixed_pdf: bytes) -> None:
     seen: list[int] = []
     shapes: dict[int, tuple[int, ...]] = {}

@@ -639,6 +639,15 @@ def test_pdf_pages_one_at_a_time_and_searchable_pdf(server, browser, tmp_path, s
     for text, truth in zip(layer, truths, strict=True):
         assert similar(text.split(), truth) > 0.7, (text, truth)
 
+    # Only some pages: the options' page range goes to the API; the pager counts the pages returned.
+    page.click(".options summary")
+    page.fill("#opt-pages", "2-3")
+    page.click("#run-btn")
+    page.wait_for_function("document.getElementById('page-label').textContent === 'Page 1 / 2'")
+    page.wait_for_function("document.getElementById('preview-img').complete")
+    assert similar(page.locator("#lines .line .text").all_inner_texts(), truths[1]) > 0.8
+    page.fill("#opt-pages", "")
+
     # A password-protected PDF: its own clear error, in the page's language, and no pager.
     from tests import pdfs
 

@@ -21,9 +21,9 @@
       unsupported_media_type: ["不支持的格式", "服务器不识别这种文件格式（例如 GIF、SVG、HEIC）。请转换成 JPG、PNG 或 PDF 后重试。"],
       pdf_encrypted: ["PDF 已加密", "这个 PDF 有密码保护，无法读取。请先去除密码后重试。"],
       pdf_invalid: ["PDF 无法读取", "文件不是有效的 PDF，或者已损坏、不完整、没有页面。"],
-      too_many_pages: ["页数太多", "这个文件的页数超过了单次识别的上限。请用“页码”选择部分页面，或拆分文件。"],
+      too_many_pages: ["页数太多", "这个文件的页数超过了单次识别的上限。请在“识别选项”中填写页码，只识别部分页面，或拆分文件。"],
       page_too_large: ["页面尺寸异常", "PDF 中有尺寸大得离谱的页面，无法渲染。"],
-      invalid_pages: ["页码无效", "所选页码超出了文件的页数范围，或格式不正确（例如 1-3,7）。"],
+      invalid_pages: ["页码无效", "“识别选项”中的页码超出了文件的页数范围，或格式不正确（例如 1-3,7）。"],
       image_too_large: ["图片太大", "图片超过了服务器允许的文件大小或像素数。请缩小或压缩后重试。"],
       payload_too_large: ["文件太大", "上传的内容超过了服务器的大小上限。请缩小或压缩图片后重试。"],
       invalid_json: ["请求格式错误", "服务器无法解析请求内容（JSON 无效）。请刷新页面后重试。"],
@@ -55,9 +55,9 @@
       unsupported_media_type: ["Unsupported format", "The server doesn't read this file format (e.g. GIF, SVG, HEIC). Convert it to JPG, PNG or PDF and try again."],
       pdf_encrypted: ["Encrypted PDF", "This PDF is password-protected and can't be read. Remove the password and try again."],
       pdf_invalid: ["The PDF can't be read", "The file is not a valid PDF, or it is damaged, incomplete or has no pages."],
-      too_many_pages: ["Too many pages", "The document has more pages than one request may OCR. Split it and try again."],
+      too_many_pages: ["Too many pages", "The document has more pages than one request may OCR. Pick some pages under Options, or split it."],
       page_too_large: ["Absurd page size", "The PDF has a page far too large to render."],
-      invalid_pages: ["Invalid pages", "The selected pages are outside the document or malformed (e.g. 1-3,7)."],
+      invalid_pages: ["Invalid pages", "The pages under Options are outside the document or malformed (e.g. 1-3,7)."],
       image_too_large: ["Image too large", "The image is over the server's size or pixel limit. Shrink or compress it and try again."],
       payload_too_large: ["File too large", "The upload is over the server's size limit. Shrink or compress the image and try again."],
       invalid_json: ["Malformed request", "The server couldn't parse the request (invalid JSON). Reload the page and try again."],
@@ -110,6 +110,8 @@
       options: "识别选项",
       optDetect: "检测多行文字（关闭 = 整张图是一行文字）",
       optCls: "自动校正倒置的文字行 (0°/180°)",
+      optPages: "PDF 页码（留空 = 全部）",
+      optForceOcr: "PDF 中已有文字的页面也重新识别",
       clsDefault: (on) => `（服务器默认：${on ? "开" : "关"}）`,
       clsUnknown: "（由服务器决定）",
       clsChosen: "（本次已手动设置）",
@@ -179,6 +181,8 @@
       options: "Options",
       optDetect: "Detect text lines (off = the whole image is one line)",
       optCls: "Fix upside-down lines (0°/180°)",
+      optPages: "PDF pages (empty = all)",
+      optForceOcr: "OCR PDF pages that already have text, too",
       clsDefault: (on) => `(server default: ${on ? "on" : "off"})`,
       clsUnknown: "(the server decides)",
       clsChosen: "(set by you)",
@@ -238,6 +242,7 @@
     noticeText: $("notice-text"), noticeClose: $("notice-close"), queueWrap: $("queue-wrap"), queue: $("queue"),
     queueSummary: $("queue-summary"), exportAllTxt: $("export-all-txt"), exportAllJson: $("export-all-json"),
     runBtn: $("run-btn"), runCount: $("run-count"), optDetect: $("opt-detect"), optCls: $("opt-cls"), clsNote: $("cls-note"),
+    optPages: $("opt-pages"), optForceOcr: $("opt-force-ocr"),
     lineCount: $("line-count"), stats: $("stats"), timeServer: $("time-server"), timeTotal: $("time-total"),
     resultFile: $("result-file"), error: $("error"), errorTitle: $("error-title"), errorMsg: $("error-msg"),
     errorDetail: $("error-detail"), actions: $("actions"), copyAll: $("copy-all"), exportTxt: $("export-txt"),
@@ -531,6 +536,7 @@
     if (!it || it.status !== "done") return;
     const q = new URLSearchParams(it.optsKey);
     q.delete("previews");
+    if (!pagesOf(it)) { q.delete("pages"); q.delete("force_ocr"); } // an image: one page, as it is
     q.set("output", "pdf");
     let init;
     if (it.s3Key) {
@@ -659,6 +665,10 @@
   function currentQuery() {
     const q = new URLSearchParams({ detect: String(el.optDetect.checked) });
     if (clsTouched) q.set("cls", String(el.optCls.checked));
+    // PDF options (the API ignores them for an image)
+    const pages = el.optPages.value.replace(/\s+/g, "");
+    if (pages) q.set("pages", pages);
+    if (el.optForceOcr.checked) q.set("force_ocr", "true");
     return q.toString();
   }
 
@@ -1001,6 +1011,8 @@
   }
 
   el.optCls.indeterminate = true; // until /healthz says what the server does by default
+  el.optPages.addEventListener("input", renderRunButton);
+  el.optForceOcr.addEventListener("change", renderRunButton);
   el.optCls.addEventListener("change", () => {
     clsTouched = true;
     renderClsNote();

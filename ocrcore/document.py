@@ -265,6 +265,10 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                         lines = []  # a scan with a stamp or a page number on it: OCR it (the render shows both)
                     if lines and pdf_read.unmapped_fraction(page) > MAX_UNMAPPED:
                         lines = []  # text whose fonts give glyph numbers, not characters: OCR what it shows
+                    if lines:  # filled-in form fields are not page text: their values join the lines, top to bottom
+                        fields = pdf_read.form_lines(pdf, page, geometry, width, height)
+                        if fields:
+                            lines = sorted(lines + fields, key=lambda x: x.box[0][1])
                     if not lines or on_image is not None:
                         image = pdf_read.render(page, dpi)
                         height, width = image.shape[:2]

@@ -14,9 +14,11 @@ Pixels are those of the visual page rendered at some scale, y down, origin top-l
 
 from __future__ import annotations
 
+import ctypes
 import io
 import math
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ctypes import c_double
@@ -65,6 +67,12 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pdfium.PdfDoc
             if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
                 raise PDFEncryptedError("the PDF uses an unsupported security handler") from None
             raise PDFInvalidError(f"not a readable PDF (malformed or truncated): {exc}") from None
+        try:  # before any page is loaded: filled form fields without appearance streams get drawn
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pdf.init_forms()
+        except pdfium.PdfiumError:
+            pass
         n = len(pdf)
     try:
         if n <= 0:
@@ -326,6 +334,41 @@ def text_lines(page: pdfium.PdfPage, geometry: PageGeometry, width: int, height:
         return lines
     finally:
         textpage.close()
+
+
+_FIELD_TYPES = (pdfium_c.FPDF_FORMFIELD_TEXTFIELD, pdfium_c.FPDF_FORMFIELD_COMBOBOX)
+
+
+def form_lines(pdf: pdfium.PdfDocument, page: pdfium.PdfPage, geometry: PageGeometry, width: int, height: int) -> list[Line]:
+    """The values of the page's visible text fields and combo boxes (form data is not page text),
+    one line each, boxed by the field's rectangle in the pixels of the visual page rendered as
+    ``width`` x ``height``. Empty without forms. Call under the lock."""
+    env = pdf.formenv
+    if not env:
+        return []
+    out: list[Line] = []
+    rect = pdfium_c.FS_RECTF()
+    for i in range(max(pdfium_c.FPDFPage_GetAnnotCount(page.raw), 0)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, i)
+        if not annot:
+            continue
+        try:
+            if (pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET
+                    or pdfium_c.FPDFAnnot_GetFlags(annot) & pdfium_c.FPDF_ANNOT_FLAG_HIDDEN
+                    or pdfium_c.FPDFAnnot_GetFormFieldType(env.raw, annot) not in _FIELD_TYPES):
+                continue
+            size = pdfium_c.FPDFAnnot_GetFormFieldValue(env.raw, annot, None, 0)
+            if size <= 2 or not pdfium_c.FPDFAnnot_GetRect(annot, rect):
+                continue
+            buf = (ctypes.c_ushort * (size // 2))()
+            pdfium_c.FPDFAnnot_GetFormFieldValue(env.raw, annot, buf, size)
+            text = " ".join(bytes(buf).decode("utf-16-le", errors="replace").rstrip("\x00").split())
+            if text:
+                box = (min(rect.left, rect.right), min(rect.bottom, rect.top), max(rect.left, rect.right), max(rect.bottom, rect.top))
+                out.append(_line(text, [box], geometry, width, height))
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return out
 
 
 def unmapped_fraction(page: pdfium.PdfPage) -> float:

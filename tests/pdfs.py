@@ -104,6 +104,26 @@ def unmapped_text_pdf(lines: list[str]) -> bytes:
     return out.getvalue()
 
 
+def form_pdf(lines: list[str], value: str = "Invoice 20481") -> bytes:
+    """A born-digital page (``lines``) with a filled-in text field below them whose value has no
+    appearance stream (``/NeedAppearances``): only a form-aware renderer shows it."""
+    from pikepdf import Array, Dictionary, Name, String
+
+    with pikepdf.open(io.BytesIO(born_digital_pdf(lines))) as pdf:
+        page = pdf.pages[0].obj
+        helv = pdf.make_indirect(Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica))
+        y = 842 - 90 - 28 * len(lines) - 40
+        field = pdf.make_indirect(Dictionary(
+            Type=Name.Annot, Subtype=Name.Widget, FT=Name.Tx, T=String("invoice"), V=String(value),
+            Rect=Array([72, y, 400, y + 30]), P=page, DA=String("/Helv 16 Tf 0 g"), F=4))
+        page.Annots = Array([field])
+        pdf.Root.AcroForm = Dictionary(Fields=Array([field]), NeedAppearances=True, DA=String("/Helv 0 Tf 0 g"),
+                                       DR=Dictionary(Font=Dictionary(Helv=helv)))
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
 def stamped_scan_pdf(lines: list[str], stamp: str = "Page 7", dpi: int = 150) -> bytes:
     """A scanned page (text image over the whole A4 page) with a little real text on it: a stamp."""
     from fpdf import FPDF

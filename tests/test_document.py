@@ -142,6 +142,17 @@ def test_text_layer_without_unicode_is_ocred(engine: OCREngine) -> None:
     assert page.source == "ocr" and texts(page) == [squash(t) for t in MIXED]
 
 
+def test_filled_form_fields(engine: OCREngine) -> None:
+    """A field's value is no page text: it is drawn for OCR and joins the extracted lines."""
+    data = pdfs.form_pdf(EN, "Invoice 20481")
+    page = ocr_document(engine, data).pages[0]
+    assert page.source == "text_layer" and [x.text for x in page.result.lines] == EN + ["Invoice 20481"]
+    forced = ocr_document(engine, data, force_ocr=True).pages[0]
+    assert texts(forced)[-1] == "Invoice20481"
+    for a, b in zip(page.result.lines[-1].box, forced.result.lines[-1].box):
+        assert abs(a[1] - b[1]) < 40  # the field's box is where the value is drawn
+
+
 def test_selection_callbacks_and_laziness(engine: OCREngine, mixed_pdf: bytes) -> None:
     seen: list[int] = []
     shapes: dict[int, tuple[int, ...]] = {}

@@ -10,15 +10,22 @@ web page shows (chromium has no PDF renderer without pdf.js), and one dict shape
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# Page previews for the web page: small enough to ship one per page in the JSON (a 1024 px
-# JPEG of a text page at quality 70 is ~60-150 KB; docs/api.md), large enough to see the boxes.
+if TYPE_CHECKING:  # imported where used: PDFium loads only when a document comes
+    from ocrcore import OCREngine
+    from ocrcore.document import DocumentResult, PageResult
+
+# Page previews for the web page: small enough to ship one per page in the JSON (a 1024 px JPEG
+# at quality 70 of an A4 text page is 23-65 KB as a data URL; docs/api.md), large enough to see
+# the boxes.
 PREVIEW_MAX_SIDE = 1024
 PREVIEW_QUALITY = 70
+
 
 def is_document(data: bytes) -> bool:
     """Bytes that go through :func:`ocrcore.document.ocr_document`: a PDF (any ``%PDF-`` header,
@@ -49,7 +56,7 @@ class DocumentEntry:
     """A document's result as the cache keeps it: the engine's result and, if asked, the previews
     (1-based page number -> data URL)."""
 
-    result: Any  # ocrcore.document.DocumentResult
+    result: DocumentResult
     previews: dict[int, str] | None = None
 
     @property
@@ -71,8 +78,9 @@ class DocumentEntry:
         return sum(len(page.result.lines) for page in self.result.pages)
 
 
-def run_document(engine, data: bytes, *, pages: str | None, max_pages: int, force_ocr: bool,
-                 previews: bool = False, on_page=None, **ocr_kwargs: Any) -> DocumentEntry:
+def run_document(engine: OCREngine, data: bytes, *, pages: str | None, max_pages: int, force_ocr: bool,
+                 previews: bool = False, on_page: Callable[[PageResult], None] | None = None,
+                 **ocr_kwargs: Any) -> DocumentEntry:
     """OCR a document, page by page (blocking: call it from a worker thread).
 
     Raises the :class:`ocrcore.document.DocumentError` subclasses (encrypted, invalid, too many
@@ -89,7 +97,7 @@ def run_document(engine, data: bytes, *, pages: str | None, max_pages: int, forc
     return DocumentEntry(doc, shown if previews else None)
 
 
-def page_dict(page, preview: str | None = None) -> dict[str, Any]:
+def page_dict(page: PageResult, preview: str | None = None) -> dict[str, Any]:
     """One :class:`ocrcore.document.PageResult` as the API's ``pages[i]`` (plus its preview)."""
     out: dict[str, Any] = page.to_dict()
     if preview is not None:

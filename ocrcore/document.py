@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdfium2 import PdfiumError
 
 from . import pdf_read
 from .decode import decode_image, pil_to_bgr
@@ -248,6 +249,8 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                 page = _load_page(pdf, number)
                 try:
                     pdf_read.check_images(page, number - 1, max_pixels)
+                except PdfiumError as exc:
+                    raise PDFInvalidError(f"page {number} cannot be read: {exc}") from None
                 finally:
                     page.close()
         for number in selected:
@@ -260,18 +263,12 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                     scan_dpi = pdf_read.image_dpi(page, geometry)
                     dpi = pdf_read.choose_dpi(geometry, max_pixels, scan_dpi)
                     width, height = pdf_read.rendered_size(page, dpi)
-                    lines = [] if force_ocr else pdf_read.text_lines(page, geometry, width, height)
-                    if scan_dpi is not None and sum(len("".join(x.text.split())) for x in lines) < MIN_LAYER_CHARS:
-                        lines = []  # a scan with a stamp or a page number on it: OCR it (the render shows both)
-                    if lines and pdf_read.unmapped_fraction(page) > MAX_UNMAPPED:
-                        lines = []  # text whose fonts give glyph numbers, not characters: OCR what it shows
-                    if lines:  # filled-in form fields are not page text: their values join the lines, top to bottom
-                        fields = pdf_read.form_lines(pdf, page, geometry, width, height)
-                        if fields:
-                            lines = sorted(lines + fields, key=lambda x: x.box[0][1])
+                    lines = [] if force_ocr else _own_text(pdf, page, geometry, scan_dpi, width, height)
                     if not lines or on_image is not None:
                         image = pdf_read.render(page, dpi)
                         height, width = image.shape[:2]
+                except PdfiumError as exc:
+                    raise PDFInvalidError(f"page {number} cannot be rendered: {exc}") from None
                 finally:
                     page.close()
             t_render = time.perf_counter() - t0
@@ -288,6 +285,20 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                 on_image(page_result, image)
             del image
             yield count, page_result
+
+
+def _own_text(pdf, page, geometry: pdf_read.PageGeometry, scan_dpi: float | None, width: int, height: int) -> list:
+    """The page's own text as lines (boxes in ``width`` x ``height`` pixels), or [] when the page
+    should be OCRed: no text; a scan whose only text is a stamp or page number (the render shows
+    both); text whose fonts give glyph numbers rather than characters. Filled-in form fields are no
+    page text: their values join the lines, top to bottom. Call under the lock."""
+    lines = pdf_read.text_lines(page, geometry, width, height)
+    if scan_dpi is not None and sum(len("".join(x.text.split())) for x in lines) < MIN_LAYER_CHARS:
+        return []
+    if not lines or pdf_read.unmapped_fraction(page) > MAX_UNMAPPED:
+        return []
+    fields = pdf_read.form_lines(pdf, page, geometry, width, height)
+    return sorted(lines + fields, key=lambda x: x.box[0][1]) if fields else lines
 
 
 def _load_page(pdf, number: int):

@@ -6,7 +6,9 @@ For each thread count, in a fresh process: the engine loads, the same page is OC
 image ``--repeat`` times (the baseline), then a ``--pages``-page scanned PDF (tests/pdfs.py,
 A4 at 150 dpi, JPEG, several text lines per page) goes through ``ocrcore.document.iter_document``
 and then ``searchable_pdf``. Printed per run: seconds per page, its ratio to the baseline image
-(the cost of rendering the page), and resident memory: after loading, the peak over the
+(the cost of rendering the page), the median render and OCR seconds of a page and the render's
+share of the two (measured on the same pages, so less disturbed by other jobs than the ratio),
+and resident memory: after loading, the peak over the
 document, and the growth from page 10 to the last page (a leak would show there).
 """
 
@@ -56,7 +58,12 @@ def run_one(pages: int, threads: int, repeat: int) -> dict:
     out = searchable_pdf(data, DocumentResult(tuple(results), pages, "pdf"))
     pdf_s = time.perf_counter() - t1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import statistics
+
+    render_s = statistics.median(p.result.timings["render"] for p in results)
+    ocr_s = statistics.median(p.result.timings["total"] for p in results)
     return {"threads": threads, "pages": pages, "dpi": results[0].dpi,
+            "render_s": round(render_s, 3), "ocr_s": round(ocr_s, 3), "render_share": round(render_s / (render_s + ocr_s), 3),
             "image_s": round(image_s, 3), "page_s": round(doc_s / pages, 3), "ratio": round(doc_s / pages / image_s, 2),
             "searchable_pdf_s": round(pdf_s, 2), "pdf_mb_in": round(len(data) / 2**20, 1), "pdf_mb_out": round(len(out) / 2**20, 1),
             "rss_loaded_mb": round(rss_loaded), "rss_page10_mb": round(rss_10), "rss_end_mb": round(rss_end), "peak_mb": round(peak)}
@@ -82,10 +89,10 @@ def main() -> int:
             return 1
         rows.append(json.loads(proc.stdout.splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    print("| threads | s/page (PDF) | s/image | ratio | dpi | searchable PDF s | RSS loaded / page 10 / end / peak MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| threads | s/page (PDF) | s/image | ratio | render share | dpi | searchable PDF s | RSS loaded / page 10 / end / peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['threads']} | {r['page_s']} | {r['image_s']} | {r['ratio']} | {r['dpi']} | {r['searchable_pdf_s']} "
+        print(f"| {r['threads']} | {r['page_s']} | {r['image_s']} | {r['ratio']} | {r['render_share']} | {r['dpi']} | {r['searchable_pdf_s']} "
               f"| {r['rss_loaded_mb']} / {r['rss_page10_mb']} / {r['rss_end_mb']} / {r['peak_mb']} |")
     return 0
 

@@ -1,6 +1,8 @@
 """The ``ocr`` command.
 
     ocr IMAGE [IMAGE ...] [--json] [--no-detect] [--profile small|tiny]
+    ocr scan.pdf [--pages 1-3,7] [--force-ocr] [--searchable out.pdf] [--json]
+    ocr photo.jpg --searchable out.pdf
     ocr eval SET_DIR [SET_DIR ...] [--fold-case] [--limit N]
 """
 
@@ -36,16 +38,26 @@ def _make_engine(args: argparse.Namespace):
 
 
 def predict_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="ocr", description="Print the text of each image (Chinese and English).",
+    ap = argparse.ArgumentParser(prog="ocr", description="Print the text of each image, PDF or multi-page TIFF "
+                                 "(Chinese and English); write a searchable PDF.",
                                  epilog="Also: `ocr eval SET_DIR` scores the engine on a labelled set.")
-    ap.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    ap.add_argument("--json", action="store_true", help="one JSON object per image (JSON Lines)")
+    ap.add_argument("images", nargs="+", type=Path, metavar="FILE", help="images, PDFs or multi-page TIFFs")
+    ap.add_argument("--json", action="store_true", help="one JSON object per file (JSON Lines); documents with pages")
     ap.add_argument("--no-detect", action="store_true", help="treat each whole image as one text line")
+    ap.add_argument("--searchable", type=Path, metavar="OUT.pdf", default=None,
+                    help="write a searchable PDF (original pages, or the image as a page, plus an invisible text layer); "
+                         "one input file only")
+    ap.add_argument("--pages", default=None, metavar="SPEC", help="pages of a PDF/TIFF to read, e.g. 1-3,7 or 5- (default: all)")
+    ap.add_argument("--force-ocr", action="store_true", help="OCR pages that already have a text layer too")
+    ap.add_argument("--max-pages", type=int, default=0, metavar="N", help="refuse documents with more pages selected (0 = no limit)")
     _engine_args(ap)
     args = ap.parse_args(argv)
+    if args.searchable is not None and len(args.images) != 1:
+        ap.error("--searchable takes exactly one input file")
 
     from tqdm import tqdm
 
+    from .document import is_multipage_tiff, is_pdf
     from .errors import OCRError
 
     engine = _make_engine(args)
@@ -55,16 +67,14 @@ def predict_main(argv: list[str]) -> int:
         try:
             data = path.read_bytes()
             t0 = time.perf_counter()
+            if args.searchable is not None or is_pdf(data) or is_multipage_tiff(data):
+                _document(engine, path, data, args)
+                continue
             result = engine.ocr(data, detect=not args.no_detect, cls=args.cls)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1
-            code = exc.code if isinstance(exc, OCRError) else "unreadable_file"
-            message = str(exc) if isinstance(exc, OCRError) else (exc.strerror or str(exc))
-            print(f"ocr: {path}: {message}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"image": str(path), "success": False,
-                                  "error": {"code": code, "message": message}}, ensure_ascii=False), flush=True)
+            _report_failure(path, exc, args.json)
             continue
         if args.json:
             out = {"image": str(path), "success": True, **result.to_dict(), "processing_time": round(elapsed, 4)}
@@ -74,6 +84,55 @@ def predict_main(argv: list[str]) -> int:
                 print(f"==> {path} <==")
             print(result.text, flush=True)
     return 1 if failures else 0
+
+
+def _report_failure(path: Path, exc: Exception, as_json: bool) -> None:
+    from .errors import OCRError
+
+    code = exc.code if isinstance(exc, OCRError) else "unreadable_file"
+    message = str(exc) if isinstance(exc, OCRError) else (getattr(exc, "strerror", None) or str(exc))
+    print(f"ocr: {path}: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"image": str(path), "success": False,
+                          "error": {"code": code, "message": message}}, ensure_ascii=False), flush=True)
+
+
+def _document(engine, path: Path, data: bytes, args: argparse.Namespace) -> None:
+    """A PDF or TIFF (or an image written as a searchable PDF): text page by page as each page is
+    done, a progress bar per page on stderr, then the JSON object or the searchable PDF."""
+    from tqdm import tqdm
+
+    from .document import PageResult, ocr_document, searchable_pdf
+
+    t0 = time.perf_counter()
+    bar = tqdm(desc=path.name, unit="page", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
+    shown: list[int] = []
+
+    def on_page(page: PageResult) -> None:
+        bar.update(1)
+        if args.json:
+            return
+        if len(args.images) > 1 and not shown:
+            print(f"==> {path} <==")
+        shown.append(page.page)
+        print(f"--- page {page.page} ---", flush=True)
+        if page.result.text:
+            print(page.result.text, flush=True)
+
+    try:
+        doc = ocr_document(engine, data, pages=args.pages, max_pages=args.max_pages if args.max_pages > 0 else sys.maxsize,
+                           force_ocr=args.force_ocr, on_page=on_page, detect=not args.no_detect, cls=args.cls)
+    finally:
+        bar.close()
+    if args.searchable is not None:
+        args.searchable.write_bytes(searchable_pdf(data, doc))
+        print(f"ocr: wrote {args.searchable} ({len(doc.pages)} page(s))", file=sys.stderr)
+    if args.json:
+        pages = [p.to_dict() for p in doc.pages]
+        out = {"image": str(path), "success": True, "kind": doc.kind, "page_count": doc.page_count, "pages": pages,
+               "text": [{**line, "page": p["page"]} for p in pages for line in p["text"]],
+               "processing_time": round(time.perf_counter() - t0, 4)}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
 
 
 def eval_main(argv: list[str]) -> int:

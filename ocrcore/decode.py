@@ -18,7 +18,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 
 # Signatures of things people upload by mistake that are not raster images we read.
 _KNOWN_UNSUPPORTED = {
-    b"%PDF": "PDF documents are not supported; send one image per page",
+    b"%PDF": "a PDF is a document, not an image: OCR it with ocrcore.document.ocr_document (the API and `ocr` CLI do)",
     b"GIF8": "GIF images are not supported; use PNG",
     b"<svg": "SVG images are not supported; rasterise to PNG first",
     b"<?xm": "SVG/XML images are not supported; rasterise to PNG first",
@@ -95,6 +95,14 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarra
     fmt = img.format or "?"
     if fmt not in SUPPORTED_FORMATS:
         raise UnsupportedImageError(f"{fmt} images are not supported; send JPEG, PNG, WebP, BMP or TIFF")
+    if fmt == "TIFF":
+        try:
+            frames = int(getattr(img, "n_frames", 1))
+        except Exception as exc:
+            raise InvalidImageError(f"corrupt TIFF: its page list cannot be read: {exc}") from None
+        if frames > 1:  # issue #11: never OCR only the first page without saying so
+            raise UnsupportedImageError(f"a multi-page TIFF ({frames} pages) is a document: OCR every page with "
+                                        "ocrcore.document.ocr_document (the API and `ocr` CLI do)")
     w, h = img.size
     if w <= 0 or h <= 0:
         raise InvalidImageError("image has no pixels")

@@ -1,6 +1,7 @@
 """The HTTP API (FastAPI) and the web page, as one ASGI app: wiring only.
 
-    POST /api/ocr       multipart ``image`` | JSON ``{"image_base64"}`` | JSON ``{"s3_key"}`` | raw image body
+    POST /api/ocr       multipart ``image`` | JSON ``{"image_base64"}`` | JSON ``{"s3_key"}`` | raw image body;
+                        an image, or a PDF / multi-page TIFF (``pages``; ``output=pdf``: the searchable PDF)
     POST /api/uploads   presigned S3 PUT URL for images over the sync limit
     GET  /healthz       readiness, profile, precisions, CPU
     GET  /metrics       Prometheus text format

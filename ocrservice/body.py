@@ -1,6 +1,7 @@
 """Reading the image out of a request, in each of the forms ``POST /api/ocr`` accepts:
 multipart field ``image``, JSON ``{"image_base64"}``, JSON ``{"s3_key"}`` (presigned upload),
-or the raw bytes as the body (``image/*``, ``application/octet-stream``).
+or the raw bytes as the body (``image/*``, ``application/pdf``, ``application/octet-stream``).
+A PDF or TIFF document comes the same ways (ocrservice.documents tells them apart).
 """
 
 from __future__ import annotations
@@ -91,16 +92,18 @@ async def read_image(request: Request) -> ImageInput:
             return ImageInput(await run_in_threadpool(uploads.fetch, key), "s3")
         got = ", ".join(repr(k) for k in payload) or "none"
         raise ApiError(422, "missing_field", f"JSON body needs 'image_base64' or 's3_key' (received keys: {got})")
-    if ctype.startswith("image/") or ctype == "application/octet-stream":
+    if ctype.startswith("image/") or ctype in ("application/octet-stream", "application/pdf"):
         return ImageInput(await request.body(), "raw")
     if not ctype:
         raise ApiError(
             415, "unsupported_media_type",
-            "missing Content-Type: send multipart/form-data with field 'image', JSON {\"image_base64\"} or an image/* body",
+            "missing Content-Type: send multipart/form-data with field 'image', JSON {\"image_base64\"}, "
+            "or an image/* or application/pdf body",
         )
     raise ApiError(
         415, "unsupported_media_type",
-        f"request Content-Type {ctype!r} is not accepted: send multipart/form-data, application/json or image/*",
+        f"request Content-Type {ctype!r} is not accepted: send multipart/form-data, application/json, image/* "
+        "or application/pdf",
     )
 
 

@@ -3,6 +3,11 @@
     s3://bucket/input/a/b.jpg  ->  s3://bucket/results/input/a/b.jpg.json
                          fails ->  s3://bucket/errors/input/a/b.jpg.json + the message is retried,
                                    then moved to the dead-letter queue by SQS's redrive policy
+    s3://bucket/input/a/c.pdf  ->  s3://bucket/results/input/a/c.pdf.json     (pages, as the API's JSON)
+                                 + s3://bucket/results/input/a/c.pdf.ocr.pdf  (the searchable PDF)
+
+A PDF or multi-page TIFF is rendered and OCRed page by page (ocrcore.document), never holding
+more than one rendered page, up to ``OCR_BULK_MAX_PAGES`` pages (more: the object fails).
 
 The Lambda entry is ``ocrservice.lambda_handler.bulk_handler`` (same image as the API, a second
 handler; the engine and numba cache are set up there once per container). This module is the
@@ -41,6 +46,7 @@ class BulkSettings:
     results_prefix: str = "results/"
     errors_prefix: str = "errors/"
     max_bytes: int = 50 * MiB  # larger objects fail (and are reported) instead of filling memory
+    max_pages: int = 1000  # most pages of one PDF/TIFF
     max_attempts: int = 0  # the queue's maxReceiveCount, for the error JSON's "final" flag (0: unknown)
     reserve_ms: int = 5000  # stop starting new messages when less than this (or 2x the slowest) is left
 
@@ -48,7 +54,8 @@ class BulkSettings:
     def from_settings(cls, settings) -> BulkSettings:
         """The bulk part of :class:`ocrservice.config.Settings` (``OCR_BULK_*``)."""
         return cls(results_prefix=settings.bulk_results_prefix, errors_prefix=settings.bulk_errors_prefix,
-                   max_bytes=settings.bulk_max_bytes, max_attempts=settings.bulk_max_attempts,
+                   max_bytes=settings.bulk_max_bytes, max_pages=settings.bulk_max_pages,
+                   max_attempts=settings.bulk_max_attempts,
                    reserve_ms=settings.bulk_reserve_ms)
 
 
@@ -70,6 +77,11 @@ class BulkError(Exception):
 
 def result_key(key: str, settings: BulkSettings) -> str:
     return f"{settings.results_prefix}{key}.json"
+
+
+def searchable_key(key: str, settings: BulkSettings) -> str:
+    """Where a document's searchable PDF goes (under the results prefix, so it starts no new job)."""
+    return f"{settings.results_prefix}{key}.ocr.pdf"
 
 
 def error_key(key: str, settings: BulkSettings) -> str:
@@ -123,8 +135,10 @@ def _skipped(obj: S3Object, settings: BulkSettings) -> bool:
     return obj.key.startswith((settings.results_prefix, settings.errors_prefix)) or obj.key.endswith("/")
 
 
-def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
-    """OCR one S3 object and write its result JSON. Raises on any failure."""
+def process_object(engine, s3, obj: S3Object, settings: BulkSettings,
+                   remaining_ms: Callable[[], int] | None = None) -> dict:
+    """OCR one S3 object and write its result JSON (and a document's searchable PDF). Raises on
+    any failure; a document stops between pages once less than ``reserve_ms`` is left."""
     if obj.size is not None and obj.size > settings.max_bytes:
         raise BulkError("image_too_large", f"object is {obj.size:,} bytes; the bulk limit is {settings.max_bytes:,}")
     resp = s3.get_object(Bucket=obj.bucket, Key=obj.key)
@@ -133,6 +147,10 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
         resp["Body"].close()
         raise BulkError("image_too_large", f"object is {length:,} bytes; the bulk limit is {settings.max_bytes:,}")
     data = resp["Body"].read()
+    from .documents import is_document
+
+    if is_document(data):
+        return _process_document(engine, s3, obj, settings, data, resp.get("ETag", "").strip('"'), remaining_ms)
     result = engine.ocr(data)
     doc = {
         "success": True,
@@ -145,6 +163,54 @@ def process_object(engine, s3, obj: S3Object, settings: BulkSettings) -> dict:
     out_key = result_key(obj.key, settings)
     _put_json(s3, obj.bucket, out_key, doc)
     return {"key": obj.key, "result_key": out_key, "lines": len(result.lines), "seconds": result.timings.get("total")}
+
+
+def _process_document(engine, s3, obj: S3Object, settings: BulkSettings, data: bytes, etag: str,
+                      remaining_ms: Callable[[], int] | None = None) -> dict:
+    """A PDF or multi-page TIFF: pages OCRed one after another (only the current page's image in
+    memory), then the results JSON and the searchable PDF written. Raises on any failure, and
+    :class:`BulkError` ``time_exhausted`` when the invocation is about to time out mid-document
+    (rather than Lambda killing the whole batch): the message is retried, and a document that
+    never fits the function's timeout ends in the dead-letter queue with that error."""
+    from ocrcore.document import searchable_pdf
+
+    from .documents import document_dict, run_document
+
+    t0 = time.perf_counter()
+
+    slowest = 0.0
+    last = t0
+
+    def progress(page) -> None:
+        nonlocal slowest, last
+        now = time.perf_counter()
+        slowest, last = max(slowest, now - last), now
+        log.debug(json.dumps({"event": "bulk_page", "key": obj.key, "page": page.page, "lines": len(page.result.lines)}))
+        if remaining_ms is not None:
+            left = remaining_ms()
+            if left < max(settings.reserve_ms, 2 * slowest * 1000):
+                raise BulkError("time_exhausted", f"{left} ms left after page {page.page} of {obj.key}: the document "
+                                "does not fit the function's timeout (raise BulkTimeout, lower BulkBatchSize, or split it)")
+
+    entry = run_document(engine, data, pages=None, max_pages=settings.max_pages, force_ocr=False, on_page=progress)
+    pdf = searchable_pdf(data, entry.result)
+    pdf_key = searchable_key(obj.key, settings)
+    s3.put_object(Bucket=obj.bucket, Key=pdf_key, Body=pdf, ContentType="application/pdf")
+    seconds = time.perf_counter() - t0
+    doc = {
+        "success": True,
+        **document_dict(entry),
+        "searchable_pdf": {"bucket": obj.bucket, "key": pdf_key, "bytes": len(pdf)},
+        "source": {"bucket": obj.bucket, "key": obj.key, "etag": etag, "bytes": len(data)},
+        "profile": engine.config.profile,
+        "timings": {k: round(v, 4) for k, v in entry.timings.items()},
+        "seconds": round(seconds, 3),
+        "processed_at": _now(),
+    }
+    out_key = result_key(obj.key, settings)
+    _put_json(s3, obj.bucket, out_key, doc)
+    return {"key": obj.key, "result_key": out_key, "pdf_key": pdf_key, "pages": len(entry.result.pages),
+            "lines": entry.line_count, "seconds": round(seconds, 3)}
 
 
 def _error_doc(obj: S3Object | None, exc: BaseException, message: dict, settings: BulkSettings) -> dict:
@@ -204,7 +270,7 @@ def handle_event(
                 if _skipped(obj, settings):
                     skipped += 1
                     continue
-                info = process_object(engine, s3, obj, settings)
+                info = process_object(engine, s3, obj, settings, remaining_ms)
                 done += 1
                 log.info(json.dumps({"event": "bulk_ok", "message_id": message_id, **info}, ensure_ascii=False))
                 if int(message.get("attributes", {}).get("ApproximateReceiveCount", "1") or 1) > 1:

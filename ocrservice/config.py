@@ -37,6 +37,9 @@ class Settings(EngineSettings):
     max_bytes: int = Field(
         10 * MiB, gt=0, validation_alias=env("OCR_MAX_BYTES"), json_schema_extra={"shown_default": "`10485760` (10 MiB)"},
         description="largest image in a request (413 beyond)")
+    max_pages: int = Field(
+        100, ge=1, validation_alias=env("OCR_MAX_PAGES"),
+        description="most PDF/TIFF pages OCRed in one request (413 `too_many_pages` beyond; bulk has its own)")
     max_queue: int | None = Field(
         None, ge=1, validation_alias=env("OCR_MAX_QUEUE"), json_schema_extra={"shown_default": "`max(32, 8 × workers)`"},
         description="images in progress (running + waiting) before 503")
@@ -85,6 +88,9 @@ class Settings(EngineSettings):
     bulk_max_bytes: int = Field(
         50 * MiB, gt=0, validation_alias=env("OCR_BULK_MAX_BYTES"), json_schema_extra={"shown_default": "`52428800` (50 MiB)"},
         description="bulk: larger objects fail (and are reported) instead of filling memory")
+    bulk_max_pages: int = Field(
+        1000, ge=1, validation_alias=env("OCR_BULK_MAX_PAGES"),
+        description="bulk: most pages of one PDF/TIFF (processed page by page; more fail and are reported)")
     bulk_max_attempts: int = Field(
         0, ge=0, validation_alias=env("OCR_BULK_MAX_ATTEMPTS"),
         description="bulk: the queue's maxReceiveCount, for the error document's `final` flag (0 = unknown)")

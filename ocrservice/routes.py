@@ -8,6 +8,7 @@ which FastAPI validates. Everything they need is on ``request.app.state`` (ocrse
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ocrcore import __version__
 from ocrcore.host import cpu_info
 
+from . import documents
 from .auth import caller_identity
 from .body import ImageInput, read_image, read_upload_request
 from .errors import ApiError, error_response
@@ -23,8 +25,10 @@ from .metrics import CONTENT_TYPE
 from .schemas import (
     ERROR_RESPONSES,
     OCR_BODY,
+    OCR_PDF_RESPONSE,
     UPLOAD_BODY,
     UPLOAD_RESPONSES,
+    DocumentResponse,
     HealthResponse,
     LineOut,
     OCRResponse,
@@ -36,14 +40,20 @@ api = APIRouter(tags=["ocr"])
 ops = APIRouter(tags=["ops"])
 
 
-@api.post("/api/ocr", response_model=OCRResponse, responses=ERROR_RESPONSES, openapi_extra=OCR_BODY,
-          summary="OCR one image")
+@api.post("/api/ocr", response_model=OCRResponse | DocumentResponse, responses={**OCR_PDF_RESPONSE, **ERROR_RESPONSES},
+          openapi_extra=OCR_BODY, summary="OCR one image, or a PDF / multi-page TIFF")
 async def api_ocr(
     request: Request,
     image: ImageInput = Depends(read_image),
     detect: bool = Query(True, description="false: the image is one text line (skip detection)"),
     cls: bool | None = Query(None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, off)"),
-) -> OCRResponse:
+    pages: str | None = Query(None, max_length=200, examples=["1-3,7"],
+                              description="PDF/TIFF: the pages to OCR, 1-based (default: all, up to OCR_MAX_PAGES)"),
+    force_ocr: bool = Query(False, description="PDF: OCR born-digital pages too instead of reading their text layer"),
+    output: Literal["json", "pdf"] | None = Query(
+        None, description="`pdf`: answer with the searchable PDF (also `Accept: application/pdf`); default JSON"),
+    previews: bool = Query(False, description="PDF/TIFF JSON: each page also as a small JPEG data URL (`pages[].preview`)"),
+) -> OCRResponse | DocumentResponse | Response:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
     info = request.scope["state"]["log"]
@@ -53,6 +63,11 @@ async def api_ocr(
         raise ApiError(413, "image_too_large", f"image is {len(image.data):,} bytes; the limit is {limit:,}")
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
+    want_pdf = documents.wants_pdf(output, request.headers.get("accept", ""))
+    # a TIFF's frame count walks its header chain (no pixel decoded): off the event loop all the same
+    if want_pdf or await run_in_threadpool(documents.is_document, image.data):
+        return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
+                                   want_pdf=want_pdf, previews=previews, use_cache=use_cache)
     result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
@@ -66,6 +81,33 @@ async def api_ocr(
         request_id=request.scope["state"].get("request_id", ""),
         cached=cached,
         timings={} if cached else {k: round(v, 4) for k, v in result.timings.items()},
+    )
+
+
+async def _api_document(request: Request, image: ImageInput, *, detect: bool, cls: bool | None, pages: str | None,
+                        force_ocr: bool, want_pdf: bool, previews: bool, use_cache: bool) -> DocumentResponse | Response:
+    """A PDF or multi-page TIFF (or any image with ``output=pdf``): JSON with ``pages``, or the searchable PDF."""
+    from ocrcore.document import searchable_pdf
+
+    state = request.app.state
+    info = request.scope["state"]["log"]
+    entry, cached = await state.service.document(image.data, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
+                                                 previews=previews and not want_pdf, use_cache=use_cache)
+    doc = entry.result
+    state.metrics.lines.inc(entry.line_count)
+    info.update(kind=doc.kind, pages=len(doc.pages), page_count=doc.page_count, lines=entry.line_count, cached=cached)
+    if want_pdf:
+        pdf = await run_in_threadpool(searchable_pdf, image.data, doc)
+        info.update(output="pdf", pdf_bytes=len(pdf))
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": 'inline; filename="searchable.pdf"', "Vary": "Accept"})
+    timings = {} if cached else {k: round(v, 4) for k, v in entry.timings.items()}
+    return DocumentResponse(
+        **documents.document_dict(entry, previews=previews),
+        processing_time=round(time.perf_counter() - request.scope["state"]["t0"], 4),
+        request_id=request.scope["state"].get("request_id", ""),
+        cached=cached,
+        timings=timings,
     )
 
 

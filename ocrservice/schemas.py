@@ -32,6 +32,37 @@ class OCRResponse(BaseModel):
     timings: dict[str, float] = Field(description="engine seconds per stage (empty when cached)")
 
 
+class DocLineOut(LineOut):
+    page: int = Field(examples=[1], description="1-based number of the page the line is on (its box is in that page's pixels)")
+
+
+class PageOut(BaseModel):
+    page: int = Field(examples=[1], description="1-based page number in the document")
+    width: int = Field(description="pixels of the page image the boxes refer to (the page rendered at `dpi`)")
+    height: int
+    dpi: float | None = Field(description="render resolution of a PDF page; null for a TIFF frame")
+    orientation: int = Field(description="degrees the page content is turned (0 for now)")
+    source: str = Field(examples=["ocr"], description="`ocr`, or `text_layer` for a born-digital page read from its text")
+    text: list[LineOut]
+    preview: str | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="with `previews=true`: the page as a small JPEG `data:` URL (longest side 1024 px)")
+
+
+class DocumentResponse(BaseModel):
+    """The answer for a PDF or multi-page TIFF: the image contract plus ``pages``."""
+
+    success: bool = True
+    text: list[DocLineOut] = Field(description="every line of the returned pages, in page order")
+    processing_time: float = Field(description="server seconds for this request")
+    kind: str = Field(examples=["pdf"], description="`pdf`, `tiff` or `image`")
+    page_count: int = Field(description="pages in the whole document (`pages` holds the selected ones)")
+    pages: list[PageOut]
+    request_id: str
+    cached: bool = Field(description="true when served from the result cache")
+    timings: dict[str, float] = Field(description="engine seconds per stage, summed over the pages (empty when cached)")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["invalid_image"])
     message: str
@@ -96,9 +127,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
         403: "s3_key was uploaded by another caller",
         404: "s3_key: no such uploaded object (not uploaded, or expired)",
-        413: "too many bytes or too many pixels",
+        413: "too many bytes or too many pixels; a PDF/TIFF with too many pages or an absurd page size",
         415: "unsupported image format or request content type",
-        422: "missing or misnamed field, bad query parameter",
+        422: "missing or misnamed field, bad query parameter; an encrypted or malformed PDF, a bad `pages` range",
         429: "too many requests from this client (OCR_RATE_LIMIT); retry after the Retry-After seconds",
         501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
         502: "s3_key: the object store could not be read",
@@ -112,7 +143,7 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "the body is not valid JSON",
         401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
         413: "the body is over the request size limit, or size is over the upload limit",
-        415: "content_type is not an image type",
+        415: "content_type is not an image type or application/pdf",
         422: "a field of the wrong type, or size missing",
         429: "too many requests from this client (OCR_RATE_LIMIT)",
         501: "uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
@@ -136,6 +167,15 @@ OCR_BODY: dict[str, Any] = {
             },
             "application/json": {"schema": OCRJson.model_json_schema()},
             "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
+    }
+}
+
+# The 200 answers of POST /api/ocr: JSON (an image's or a document's), or the searchable PDF.
+OCR_PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON; with `output=pdf` or `Accept: application/pdf`, the searchable PDF",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
     }
 }

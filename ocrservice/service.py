@@ -9,6 +9,8 @@
   its worker thread finishes, even if the client has gone.
 - Results are cached by (sha256 of the bytes, detect, cls) in a bounded LRU, and identical
   requests in flight share one computation.
+- A PDF or multi-page TIFF is one job (one worker, pages one after another, ocrservice.documents);
+  its cache key adds the document options (``pages``, ``force_ocr``, previews).
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from ocrcore import OCREngine, OCRResult
 
 from .config import Settings
+from .documents import DocumentEntry, run_document
 from .errors import ApiError
 from .metrics import Metrics
 
 log = logging.getLogger("ocr.service")
 
-CacheKey = tuple[str, bool, bool]
+CacheKey = tuple[Any, ...]  # (sha256, detect, cls) for an image; documents add their options
 
 
 class ResultCache:
@@ -37,13 +42,13 @@ class ResultCache:
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[CacheKey, OCRResult] = OrderedDict()
+        self._data: OrderedDict[CacheKey, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
 
-    def get(self, key: CacheKey) -> OCRResult | None:
+    def get(self, key: CacheKey) -> Any:
         if self.max_entries <= 0:
             return None
         with self._lock:
@@ -52,7 +57,7 @@ class ResultCache:
                 self._data.move_to_end(key)
             return value
 
-    def put(self, key: CacheKey, value: OCRResult) -> None:
+    def put(self, key: CacheKey, value: Any) -> None:
         if self.max_entries <= 0:
             return
         with self._lock:
@@ -130,6 +135,33 @@ class OCRService:
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
         key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls)
+        return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls), use_cache)
+
+    async def document(self, data: bytes, *, detect: bool, cls: bool | None, pages: str | None, force_ocr: bool,
+                       previews: bool = False, use_cache: bool = True) -> tuple[DocumentEntry, bool]:
+        """OCR a PDF or multi-page TIFF (or an image, as a one-page document) in one worker thread,
+        page by page; returns (entry, served_from_cache). Raises DocumentError / OCRError / ApiError.
+
+        Admitted as one job. A cached result with previews also answers a request without them."""
+        engine = await self.engine()
+        use_cls = engine.config.use_cls if cls is None else bool(cls)
+        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr))
+        if use_cache and not previews:
+            hit = self.cache.get((*base, True))
+            if hit is not None:
+                self.metrics.cache.labels(outcome="hit").inc()
+                return hit, True
+        max_pages = self.settings.max_pages
+
+        def job() -> DocumentEntry:
+            return run_document(engine, data, pages=pages, max_pages=max_pages, force_ocr=force_ocr,
+                                previews=previews, detect=detect, cls=use_cls)
+
+        return await self._run((*base, bool(previews)), job, use_cache)
+
+    async def _run(self, key: CacheKey, job: Callable[[], Any], use_cache: bool) -> tuple[Any, bool]:
+        """The cache, the sharing of identical requests in flight, admission and the worker pool,
+        for one job (an image's OCR or a document's); returns (result, served_from_cache)."""
         if use_cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -148,7 +180,7 @@ class OCRService:
                 headers={"Retry-After": "1"},
             )
         loop = asyncio.get_running_loop()
-        fut = asyncio.wrap_future(self.executor.submit(engine.ocr, data, detect=detect, cls=use_cls), loop=loop)
+        fut = asyncio.wrap_future(self.executor.submit(job), loop=loop)
         self.admitted += 1
         if use_cache:
             self._pending[key] = fut
@@ -159,11 +191,13 @@ class OCRService:
                 del self._pending[key]
             if f.cancelled() or f.exception() is not None:
                 return
-            result: OCRResult = f.result()
+            result = f.result()
             if use_cache:  # "Cache-Control: no-cache" neither reads nor fills the cache
                 self.cache.put(key, result)
-            for stage, seconds in result.timings.items():
-                self.metrics.stage.labels(stage=stage).observe(seconds)
+            # per image: a document's pages are observed one by one, like images
+            for timings in result.page_timings if isinstance(result, DocumentEntry) else [result.timings]:
+                for stage, seconds in timings.items():
+                    self.metrics.stage.labels(stage=stage).observe(seconds)
 
         fut.add_done_callback(done)
         return await asyncio.shield(fut), False

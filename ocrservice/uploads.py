@@ -38,6 +38,7 @@ _EXT_BY_TYPE = {
     "image/webp": ".webp",
     "image/bmp": ".bmp",
     "image/tiff": ".tif",
+    "application/pdf": ".pdf",
 }
 
 
@@ -97,8 +98,9 @@ class Uploads:
         if content_type == "application/octet-stream":  # "some bytes": decide from the file name, or sign no type
             content_type = mimetypes.guess_type(filename or "")[0] or None
         if content_type:
-            if not content_type.startswith("image/"):
-                raise ApiError(415, "unsupported_media_type", f"content_type must be an image type, got {content_type!r}")
+            if not (content_type.startswith("image/") or content_type == "application/pdf"):
+                raise ApiError(415, "unsupported_media_type",
+                               f"content_type must be an image type or application/pdf, got {content_type!r}")
             ext = _EXT_BY_TYPE.get(content_type) or (mimetypes.guess_extension(content_type) or "")
         if not ext and filename:
             m = re.search(r"\.([A-Za-z0-9]{1,5})$", filename)

@@ -268,4 +268,88 @@ def test_settings_from_env():
         {"OCR_BULK_RESULTS_PREFIX": "/out", "OCR_BULK_ERRORS_PREFIX": "bad/", "OCR_BULK_MAX_BYTES": "10", "OCR_BULK_MAX_ATTEMPTS": "3"}
     ))
     assert (s.results_prefix, s.errors_prefix, s.max_bytes, s.max_attempts) == ("out/", "bad/", 10, 3)
+    assert s.max_pages == 1000 and bulk.searchable_key("input/a.pdf", s) == "out/input/a.pdf.ocr.pdf"
     assert bulk.result_key("input/a b.png", s) == "out/input/a b.png.json"
+
+
+# --------------------------------------------------------------------------- PDFs
+
+
+def _pillow_pdf(images, dpi: int = 150) -> bytes:
+    import io
+
+    from PIL import Image
+
+    pil = [Image.fromarray(img[:, :, ::-1].copy()) if not isinstance(img, Image.Image) else img for img in images]
+    buf = io.BytesIO()
+    pil[0].save(buf, "PDF", save_all=True, append_images=pil[1:], resolution=dpi)
+    return buf.getvalue()
+
+
+def test_a_pdf_gets_pages_json_and_a_searchable_pdf_next_to_its_result(aws, engine):
+    import pypdfium2 as pdfium
+
+    images, truths = [], []
+    for seed in (301, 302):
+        img, truth = render_page(seed, (720, 480), n_lines=3)
+        images.append(img)
+        truths.append([t.text for t in truth])
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/合同 scan.pdf", Body=_pillow_pdf(images))
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/cut.pdf", Body=_pillow_pdf(images)[:900])
+    messages = [m for m in receive(aws) if ".pdf" in unquote_plus(m["Body"])]
+    assert len(messages) == 2
+    failed = run_batch(aws, engine, settings(), messages)
+    assert failed == {next(m["MessageId"] for m in messages if "cut.pdf" in m["Body"])}
+
+    doc = get_json(aws, "results/input/合同 scan.pdf.json")
+    assert doc["success"] is True and doc["kind"] == "pdf" and doc["page_count"] == 2
+    assert [p["page"] for p in doc["pages"]] == [1, 2]
+    for page, truth in zip(doc["pages"], truths, strict=True):
+        assert page["source"] == "ocr" and page["dpi"] > 0
+        assert similarity([line["text"] for line in page["text"]], truth) > 0.8
+    assert [line["page"] for line in doc["text"]] == [p["page"] for p in doc["pages"] for _ in p["text"]]
+    pdf_key = "results/input/合同 scan.pdf.ocr.pdf"
+    assert doc["searchable_pdf"]["key"] == pdf_key
+    obj = aws.s3.get_object(Bucket=aws.bucket, Key=pdf_key)
+    assert obj["ContentType"] == "application/pdf"
+    pdf = pdfium.PdfDocument(obj["Body"].read())
+    layer = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    pdf.close()
+    assert len(layer) == 2
+    for text, truth in zip(layer, truths, strict=True):
+        assert similarity(text.split(), truth) > 0.7, (text, truth)
+
+    # the broken PDF is reported like a broken image: an input error, not retryable
+    err = get_json(aws, "errors/input/cut.pdf.json")
+    assert err["error"]["code"] == "pdf_invalid" and err["error"]["status"] == 422 and err["retryable"] is False
+    # the searchable PDF under results/ starts no new job (the loop guard), the input is not touched
+    assert keys(aws, "input/") == ["input/cut.pdf", "input/合同 scan.pdf"]
+
+
+def test_bulk_takes_more_pages_than_a_request_up_to_its_own_limit(aws, engine):
+    from PIL import Image
+
+    blank = Image.new("L", (36, 36), 255)
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/long.pdf", Body=_pillow_pdf([blank] * 120, dpi=72))
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/longer.pdf", Body=_pillow_pdf([blank] * 131, dpi=72))
+    messages = [m for m in receive(aws) if ".pdf" in m["Body"]]
+    failed = run_batch(aws, engine, settings(max_pages=130), messages)
+    assert failed == {next(m["MessageId"] for m in messages if "longer.pdf" in m["Body"])}
+    assert get_json(aws, "results/input/long.pdf.json")["page_count"] == 120  # over the API's 100
+    err = get_json(aws, "errors/input/longer.pdf.json")
+    assert err["error"]["code"] == "too_many_pages" and err["retryable"] is False
+
+
+def test_a_document_that_runs_out_of_time_stops_between_pages_and_is_retried(aws, engine):
+    from PIL import Image
+
+    blank = Image.new("L", (36, 36), 255)
+    aws.s3.put_object(Bucket=aws.bucket, Key="input/slow.pdf", Body=_pillow_pdf([blank] * 3, dpi=72))
+    messages = [m for m in receive(aws) if "slow.pdf" in m["Body"]]
+    left = iter([60_000, 59_000, 1_000, 1_000])  # plenty to start, then 1 s left after page 2
+    failed = run_batch(aws, engine, settings(), messages, remaining_ms=lambda: next(left))
+    assert failed == {messages[0]["MessageId"]}
+    err = get_json(aws, "errors/input/slow.pdf.json")
+    assert err["error"]["code"] == "time_exhausted" and "page 2" in err["error"]["message"]
+    assert err["retryable"] is True
+    assert keys(aws, "results/") == []  # nothing half-written

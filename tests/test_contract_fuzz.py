@@ -64,6 +64,14 @@ FUZZ = settings(deadline=None, database=None, print_blob=True,
                                        HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 
 
+@schemathesis.serializer("application/pdf")
+def _pdf_body(ctx, value):
+    """A raw ``application/pdf`` body (the schema's ``format: binary``): bytes as they are, text as UTF-8."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -155,6 +163,13 @@ def _jpeg(data_png: bytes) -> bytes:
     return buf.getvalue()
 
 
+def _pdf(data_png: bytes, pages: int = 2) -> bytes:
+    page = Image.open(io.BytesIO(data_png)).convert("RGB")
+    buf = io.BytesIO()
+    page.save(buf, "PDF", save_all=True, append_images=[page] * (pages - 1), resolution=96)
+    return buf.getvalue()
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -237,7 +252,12 @@ CASES = {  # name -> (query, media type, body, expected status)
     "raw_png_again_cached": ({}, "image/png", _text_png, 200),
     "raw_empty": ({}, "image/png", lambda: b"", 400),
     "raw_gif": ({}, "image/gif", lambda: b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", 415),
-    "raw_pdf": ({}, "image/png", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 415),
+    "raw_pdf": ({}, "image/png", lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", 422),  # a truncated PDF: pdf_invalid
+    "raw_pdf_document": ({"pages": "2"}, "application/pdf", lambda: _pdf(_text_png()), 200),
+    "multipart_pdf_searchable": ({"output": "pdf"}, "multipart/form-data", lambda: {"image": _pdf(_text_png())}, 200),
+    "json_base64_pdf_previews": ({"previews": "true"}, "application/json",
+                                 lambda: {"image_base64": base64.b64encode(_pdf(_text_png())).decode()}, 200),
+    "raw_pdf_bad_pages": ({"pages": "9"}, "application/pdf", lambda: _pdf(_text_png()), 422),
     "raw_garbage": ({}, "image/jpeg", lambda: b"\xff\xd8\xff" + bytes(range(256)), 400),
     "json_bad_base64": ({}, "application/json", lambda: {"image_base64": "!!!not base64!!!"}, 400),
     "json_empty_object": ({}, "application/json", dict, 422),
@@ -249,11 +269,12 @@ CASES = {  # name -> (query, media type, body, expected status)
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_explicit_requests_keep_the_contract(api_schema, name: str) -> None:
-    """15 hand-written requests (1 each, 2 for the cached repeat), through the same CHECKS: real text
+    """19 hand-written requests (1 each, 2 for the cached repeat), through the same CHECKS: real text
     images in every body form (multipart, JSON base64 with and without a data: URL, raw image/png,
     detect=false, cls=true, a cached repeat) get 200 with a schema-valid OCR answer that found text;
-    classic mistakes (empty, GIF, PDF, garbage, bad base64, {}, a JSON array, a misnamed field,
-    detect=maybe) get their documented 4xx."""
+    so does a 2-page PDF (raw with pages=2, base64 with previews; multipart output=pdf gets the
+    searchable PDF); classic mistakes (empty, GIF, truncated PDF, garbage, bad base64, {}, a JSON
+    array, a misnamed field, detect=maybe, pages out of range) get their documented 4xx."""
     query, media_type, body, expected = CASES[name]
     case = api_schema["/api/ocr"]["POST"].Case(query=query, media_type=media_type, body=body())
     if name == "raw_png_again_cached":
@@ -261,8 +282,13 @@ def test_explicit_requests_keep_the_contract(api_schema, name: str) -> None:
     response = case.call(timeout=REQUEST_TIMEOUT_S)
     validate(case, response)
     assert response.status_code == expected, (response.status_code, response.text[:500])
-    if expected == 200:
+    if expected == 200 and _header(response, "content-type") == "application/pdf":
+        assert query.get("output") == "pdf" and response.content.startswith(b"%PDF-")
+    elif expected == 200:
         answer = response.json()
+        if "pages" in answer:  # a document: every line carries its page, all of the requested pages
+            assert {line["page"] for line in answer["text"]} == {p["page"] for p in answer["pages"]}, answer
+            assert all(("preview" in p) == ("previews" in query) for p in answer["pages"])
         assert answer["success"] is True and answer["text"], answer
         assert all(0.0 <= line["confidence"] <= 1.0 and len(line["box"]) == 4 for line in answer["text"]), answer
         if name == "raw_png_again_cached":

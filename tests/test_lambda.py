@@ -368,6 +368,51 @@ def test_iam_callers_cannot_ocr_each_others_uploads(lam):
     assert theirs["statusCode"] == 403 and response_json(theirs)["error"]["code"] == "forbidden_s3_key"
     mine = as_caller(alice, "/api/ocr", {"s3_key": up["s3_key"]})
     assert mine["statusCode"] == 200, mine["body"]
+def test_pdf_through_a_presigned_upload_and_back_as_a_searchable_pdf(lam):
+    """A scanned PDF over the synchronous limit: uploaded as application/pdf, OCRed by s3_key (JSON
+    with pages), then the searchable PDF by s3_key: binary, base64-encoded in the Lambda response."""
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    images, truths = [], []
+    for seed in (41, 42, 43):
+        img, truth = render_page(seed, (1300, 900), n_lines=4)
+        noisy = np.clip(img.astype(np.int16) + rng.integers(-12, 13, img.shape), 0, 255).astype(np.uint8)
+        images.append(Image.fromarray(np.ascontiguousarray(noisy[:, :, ::-1])))
+        truths.append(truth)
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=150, quality=95)
+    data = buf.getvalue()
+    assert len(data) > MAX_BYTES  # too big for the request body
+
+    req = json.dumps({"content_type": "application/pdf", "filename": "scan.pdf"})
+    resp = lam.handler(v2_event("POST", "/api/uploads", req, "application/json", b64=False), FakeContext())
+    assert resp["statusCode"] == 200, resp["body"]
+    up = response_json(resp)
+    assert up["s3_key"].endswith(".pdf") and up["headers"] == {"Content-Type": "application/pdf"}
+    assert httpx.put(up["upload_url"], content=data, headers=up["headers"], timeout=30).status_code == 200
+
+    req = json.dumps({"s3_key": up["s3_key"]})
+    resp = lam.handler(v2_event("POST", "/api/ocr", req, "application/json", b64=False, query="pages=1-2"), FakeContext())
+    assert resp["statusCode"] == 200, resp["body"]
+    out = response_json(resp)
+    assert out["kind"] == "pdf" and out["page_count"] == 3 and [p["page"] for p in out["pages"]] == [1, 2]
+    for page, truth in zip(out["pages"], truths[:2], strict=True):
+        assert similarity(page["text"], truth) > 0.8
+
+    resp = lam.handler(v2_event("POST", "/api/ocr", req, "application/json", b64=False, query="output=pdf"), FakeContext())
+    assert resp["statusCode"] == 200, resp["body"][:300]
+    assert header(resp, "content-type") == "application/pdf" and resp["isBase64Encoded"] is True
+    pdf = pdfium.PdfDocument(base64.b64decode(resp["body"]))
+    layer = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    pdf.close()
+    assert len(layer) == 3
+    norm = lambda s: "".join(s.split()).lower()
+    for text, truth in zip(layer, truths, strict=True):
+        assert difflib.SequenceMatcher(None, norm(text), norm("".join(t.text for t in truth))).ratio() > 0.7
 
 
 def test_bulk_entry_point(lam):

@@ -131,10 +131,15 @@ def test_health_reports_the_engine_and_the_contract_is_published() -> None:
             health = (await client.get("/healthz")).json()
             assert health["ready"] and health["profile"] == "tiny" and health["cpu"] and health["isa"] is not None
             schema = (await client.get("/openapi.json")).json()
-            ok = schema["paths"]["/api/ocr"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
-            assert ok["$ref"].endswith("/OCRResponse")
-            required = set(schema["components"]["schemas"]["OCRResponse"]["required"])
-            assert {"text", "processing_time"} <= required
+            content = schema["paths"]["/api/ocr"]["post"]["responses"]["200"]["content"]
+            ok = content["application/json"]["schema"]
+            # an image's answer or a document's (PDF/TIFF, with pages); or the searchable PDF
+            assert sorted(x["$ref"].rsplit("/", 1)[1] for x in ok["anyOf"]) == ["DocumentResponse", "OCRResponse"]
+            assert "application/pdf" in content
+            for model in ("OCRResponse", "DocumentResponse"):
+                required = set(schema["components"]["schemas"][model]["required"])
+                assert {"text", "processing_time"} <= required
+            assert "pages" in schema["components"]["schemas"]["DocumentResponse"]["required"]
             docs = await client.get("/docs")
             assert docs.status_code == 200 and "cdn." not in docs.text  # Swagger UI assets served locally
             asset = docs.text.split('src="')[1].split('"')[0]

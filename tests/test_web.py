@@ -471,7 +471,7 @@ def test_phone_width(server, browser, synth_png, tmp_path, shots):
     hint = page.locator("#drop-hint").inner_text()
     assert "take a photo" in hint.lower() and "Ctrl" not in hint and "drop" not in page.locator("#drop-title").inner_text().lower()
     assert page.locator("#camera-btn").is_visible()
-    assert page.locator("#file-input").get_attribute("accept") == "image/*"
+    assert page.locator("#file-input").get_attribute("accept") == "image/*,application/pdf,.pdf"
     assert page.locator("#camera-input").get_attribute("accept") == "image/*"
     page.screenshot(path=str(shots / "ocr_web_phone_empty.png"), full_page=True)
     page.click('.lang-btn[data-lang="zh"]')
@@ -548,5 +548,117 @@ def test_large_image_goes_through_s3(start_server, moto_s3, browser, synth_png, 
     page.locator("#queue .q-main").nth(2).click()
     assert page.locator("#error-title").inner_text() == "Unknown image type"
     assert srv.log_text().count('"source":"s3"') == 2
+    assert not page.js_errors, page.js_errors
+    context.close()
+
+
+def test_pdf_pages_one_at_a_time_and_searchable_pdf(server, browser, tmp_path, shots):
+    """A 3-page scanned PDF: pages shown one at a time on the server's previews, each with its own
+    boxes and lines; next/previous; exports of all pages; the searchable PDF downloaded holds the text."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ocrcore.synth import render_page
+
+    images, truths = [], []
+    for seed, size in ((201, (900, 620)), (202, (760, 980)), (203, (900, 620))):
+        img, truth = render_page(seed, size=size, n_lines=4)
+        images.append(Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])))
+        truths.append([line.text for line in truth])
+    buf = io.BytesIO()
+    images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=150)
+    pdf = tmp_path / "contract.pdf"
+    pdf.write_bytes(buf.getvalue())
+
+    context, page = open_page(browser, f"{server}/?lang=en", accept_downloads=True)
+    page.set_input_files("#file-input", str(pdf))
+    page.click("#run-btn")
+    page.wait_for_selector("#lines .line")
+    label = page.locator("#page-label")
+    assert label.inner_text() == "Page 1 / 3"
+    assert page.locator("#page-prev").is_disabled() and page.locator("#page-next").is_enabled()
+
+    def shown_page(i: int) -> list[str]:
+        page.wait_for_function(
+            "(i) => document.getElementById('page-label').textContent === `Page ${i} / 3`"
+            " && document.getElementById('preview-img').src.startsWith('data:image/jpeg')"
+            " && document.getElementById('preview-img').complete"
+            " && document.getElementById('preview-img').naturalWidth > 0", arg=i)
+        texts = page.locator("#lines .line .text").all_inner_texts()
+        assert similar(texts, truths[i - 1]) > 0.8, (i, texts)
+        assert page.locator("#overlay polygon").count() == len(texts)
+        # the boxes are in the page's pixels (the viewBox), laid over the smaller preview
+        geometry = page.evaluate(BOX_ALIGNMENT_JS.replace(
+            "r.width / img.naturalWidth, sy = r.height / img.naturalHeight", "r.width / vb.width, sy = r.height / vb.height"))
+        assert geometry["worst"] < 2.0, geometry  # the boxes sit on the page preview
+        # the overlay is in the page's pixels, the preview has the page's proportions
+        w, h = geometry["viewBox"]
+        nw, nh = geometry["natural"]
+        assert abs(w / h - nw / nh) < 0.01
+        return texts
+
+    first = shown_page(1)
+    page.screenshot(path=str(shots / "ocr_web_pdf_page1.png"), full_page=True)
+    page.click("#page-next")
+    second = shown_page(2)
+    assert second != first
+    page.click("#page-next")
+    shown_page(3)
+    assert page.locator("#page-next").is_disabled()
+    page.click("#page-prev")
+    assert shown_page(2) == second
+
+    # Export TXT: every page, under its heading.
+    with page.expect_download() as dl:
+        page.click("#export-txt")
+    txt = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert [ln for ln in txt.splitlines() if ln.startswith("--- ")] == ["--- Page 1 ---", "--- Page 2 ---", "--- Page 3 ---"]
+    assert all(t in txt for t in second)
+    # Export JSON: the API's answer with every page, without the previews.
+    with page.expect_download() as dl:
+        page.click("#export-json")
+    exported = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert [p["page"] for p in exported["pages"]] == [1, 2, 3]
+    assert all("preview" not in p for p in exported["pages"])
+    assert {line["page"] for line in exported["text"]} == {1, 2, 3}
+
+    # The searchable PDF: a PDF of 3 pages whose text layer is the recognised text.
+    with page.expect_download() as dl:
+        page.click("#download-pdf")
+    assert dl.value.suggested_filename == "contract.ocr.pdf"
+    data = Path(dl.value.path()).read_bytes()
+    assert data.startswith(b"%PDF")
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    assert len(doc) == 3
+    layer = [doc[i].get_textpage().get_text_range() for i in range(3)]
+    doc.close()
+    for text, truth in zip(layer, truths, strict=True):
+        assert similar(text.split(), truth) > 0.7, (text, truth)
+
+    # Only some pages: the options' page range goes to the API; the pager counts the pages returned.
+    page.click(".options summary")
+    page.fill("#opt-pages", "2-3")
+    page.click("#run-btn")
+    page.wait_for_function("document.getElementById('page-label').textContent === 'Page 1 / 2'")
+    page.wait_for_function("document.getElementById('preview-img').complete")
+    assert similar(page.locator("#lines .line .text").all_inner_texts(), truths[1]) > 0.8
+    page.fill("#opt-pages", "")
+
+    # A password-protected PDF: its own clear error, in the page's language, and no pager.
+    from tests import pdfs
+
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(pdfs.encrypted_pdf())
+    page.set_input_files("#file-input", str(locked))
+    page.locator("#queue .q-item >> nth=1").wait_for()
+    page.click("#run-btn")
+    assert wait_queue_finished(page) == ["done", "error"]
+    assert page.locator("#error-title").inner_text() == "Encrypted PDF"
+    assert "pdf_encrypted" in page.locator("#error-detail").inner_text()
+    assert page.locator("#pagebar").is_hidden()
     assert not page.js_errors, page.js_errors
     context.close()

@@ -1,6 +1,7 @@
-// OCR web page: pick / drop / paste one or many images, send them one after another to POST /api/ocr,
-// show each file's lines and boxes. No build step, no dependencies. The API base URL comes from
-// config.js or ?api=...
+// OCR web page: pick / drop / paste one or many images or PDFs, send them one after another to POST /api/ocr,
+// show each file's lines and boxes (a PDF page by page, on the page previews the server renders:
+// `previews=true`), download a searchable PDF (`output=pdf`). No build step, no dependencies. The API
+// base URL comes from config.js or ?api=...
 (function () {
   "use strict";
 
@@ -17,7 +18,12 @@
   const ERRORS = {
     zh: {
       invalid_image: ["图片无法读取", "文件不是有效的图片，或者已损坏、不完整。请换一个 JPG、PNG、WebP、BMP 或 TIFF 文件。"],
-      unsupported_media_type: ["不支持的格式", "服务器不识别这种文件格式（例如 GIF、PDF、SVG、HEIC）。请转换成 JPG 或 PNG 后重试。"],
+      unsupported_media_type: ["不支持的格式", "服务器不识别这种文件格式（例如 GIF、SVG、HEIC）。请转换成 JPG、PNG 或 PDF 后重试。"],
+      pdf_encrypted: ["PDF 已加密", "这个 PDF 有密码保护，无法读取。请先去除密码后重试。"],
+      pdf_invalid: ["PDF 无法读取", "文件不是有效的 PDF，或者已损坏、不完整、没有页面。"],
+      too_many_pages: ["页数太多", "这个文件的页数超过了单次识别的上限。请在“识别选项”中填写页码，只识别部分页面，或拆分文件。"],
+      page_too_large: ["页面尺寸异常", "PDF 中有尺寸大得离谱的页面，无法渲染。"],
+      invalid_pages: ["页码无效", "“识别选项”中的页码超出了文件的页数范围，或格式不正确（例如 1-3,7）。"],
       image_too_large: ["图片太大", "图片超过了服务器允许的文件大小或像素数。请缩小或压缩后重试。"],
       payload_too_large: ["文件太大", "上传的内容超过了服务器的大小上限。请缩小或压缩图片后重试。"],
       invalid_json: ["请求格式错误", "服务器无法解析请求内容（JSON 无效）。请刷新页面后重试。"],
@@ -49,7 +55,12 @@
     },
     en: {
       invalid_image: ["The image can't be read", "The file is not a valid image, or it is damaged or incomplete. Try a JPG, PNG, WebP, BMP or TIFF file."],
-      unsupported_media_type: ["Unsupported format", "The server doesn't read this file format (e.g. GIF, PDF, SVG, HEIC). Convert it to JPG or PNG and try again."],
+      unsupported_media_type: ["Unsupported format", "The server doesn't read this file format (e.g. GIF, SVG, HEIC). Convert it to JPG, PNG or PDF and try again."],
+      pdf_encrypted: ["Encrypted PDF", "This PDF is password-protected and can't be read. Remove the password and try again."],
+      pdf_invalid: ["The PDF can't be read", "The file is not a valid PDF, or it is damaged, incomplete or has no pages."],
+      too_many_pages: ["Too many pages", "The document has more pages than one request may OCR. Pick some pages under Options, or split it."],
+      page_too_large: ["Absurd page size", "The PDF has a page far too large to render."],
+      invalid_pages: ["Invalid pages", "The pages under Options are outside the document or malformed (e.g. 1-3,7)."],
       image_too_large: ["Image too large", "The image is over the server's size or pixel limit. Shrink or compress it and try again."],
       payload_too_large: ["File too large", "The upload is over the server's size limit. Shrink or compress the image and try again."],
       invalid_json: ["Malformed request", "The server couldn't parse the request (invalid JSON). Reload the page and try again."],
@@ -86,16 +97,16 @@
       docTitle: "高精度文字识别 · OCR",
       title: "高精度文字识别",
       subtitle: "中英文 · 发票 · 票据 · 文档照片",
-      imageHeading: "图片",
+      imageHeading: "图片 / PDF",
       addMore: "添加图片",
       clearAll: "清空",
-      dropTitle: "拖放图片到这里",
+      dropTitle: "拖放图片或 PDF 到这里",
       dropSub: `或 点击选择文件 · 直接粘贴 (${PASTE_KEY}) · 可一次选择多张`,
       dropTitleTouch: "添加图片",
       dropSubTouch: "点按选择图片或拍照，可一次选择多张",
       pick: "选择图片",
       camera: "拍照",
-      formats: (mb) => `支持 JPG、PNG、WebP、BMP、TIFF · 每张最大 ${mb} MB`,
+      formats: (mb) => `支持 JPG、PNG、WebP、BMP、TIFF、PDF · 每个文件最大 ${mb} MB`,
       noPreview: "无法预览此文件",
       noPreviewDone: "浏览器无法预览此格式 · 框按原图比例显示",
       zoomIn: "放大",
@@ -105,6 +116,8 @@
       options: "识别选项",
       optDetect: "检测多行文字（关闭 = 整张图是一行文字）",
       optCls: "自动校正倒置的文字行 (0°/180°)",
+      optPages: "PDF 页码（留空 = 全部）",
+      optForceOcr: "PDF 中已有文字的页面也重新识别",
       clsDefault: (on) => `（服务器默认：${on ? "开" : "关"}）`,
       clsUnknown: "（由服务器决定）",
       clsChosen: "（本次已手动设置）",
@@ -124,6 +137,12 @@
       exportJson: "导出 JSON",
       exportAllTxt: "全部导出 TXT",
       exportAllJson: "全部导出 JSON",
+      downloadPdf: "下载可搜索 PDF",
+      pdfReady: "可搜索 PDF 已下载",
+      pagePrev: "上一页",
+      pageNext: "下一页",
+      pageOf: (i, n) => `第 ${i} / ${n} 页`,
+      pageHead: (i) => `第 ${i} 页`,
       copy: "复制",
       copied: "已复制",
       copiedAll: (n) => `已复制 ${n} 行`,
@@ -139,6 +158,7 @@
       stPending: "等待",
       stRunning: "识别中…",
       stDone: (n) => `${n} 行`,
+      stDoneDoc: (p, n) => `${p} 页 · ${n} 行`,
       queueSummary: (n, done, failed) => `${n} 个文件 · 已完成 ${done}` + (failed ? ` · 失败 ${failed}` : ""),
       skipped: (n, names) => `已跳过 ${n} 个不是图片的文件：${names}`,
       duplicates: (n) => `${n} 个文件已在列表中`,
@@ -149,16 +169,16 @@
       docTitle: "Accurate OCR",
       title: "Accurate text recognition",
       subtitle: "Chinese & English · invoices · receipts · document photos",
-      imageHeading: "Images",
+      imageHeading: "Images / PDFs",
       addMore: "Add images",
       clearAll: "Clear",
-      dropTitle: "Drop images here",
+      dropTitle: "Drop images or PDFs here",
       dropSub: `or click to choose files · paste with ${PASTE_KEY} · several at once is fine`,
       dropTitleTouch: "Add images",
       dropSubTouch: "Tap to choose images or take a photo",
       pick: "Choose images",
       camera: "Take a photo",
-      formats: (mb) => `JPG, PNG, WebP, BMP, TIFF · up to ${mb} MB each`,
+      formats: (mb) => `JPG, PNG, WebP, BMP, TIFF, PDF · up to ${mb} MB each`,
       noPreview: "No preview available",
       noPreviewDone: "Your browser can't preview this format · boxes drawn to the image's proportions",
       zoomIn: "Zoom in",
@@ -168,6 +188,8 @@
       options: "Options",
       optDetect: "Detect text lines (off = the whole image is one line)",
       optCls: "Fix upside-down lines (0°/180°)",
+      optPages: "PDF pages (empty = all)",
+      optForceOcr: "OCR PDF pages that already have text, too",
       clsDefault: (on) => `(server default: ${on ? "on" : "off"})`,
       clsUnknown: "(the server decides)",
       clsChosen: "(set by you)",
@@ -187,6 +209,12 @@
       exportJson: "Export JSON",
       exportAllTxt: "Export all TXT",
       exportAllJson: "Export all JSON",
+      downloadPdf: "Download searchable PDF",
+      pdfReady: "Searchable PDF downloaded",
+      pagePrev: "Previous page",
+      pageNext: "Next page",
+      pageOf: (i, n) => `Page ${i} / ${n}`,
+      pageHead: (i) => `Page ${i}`,
       copy: "Copy",
       copied: "Copied",
       copiedAll: (n) => `Copied ${n} ${n === 1 ? "line" : "lines"}`,
@@ -202,6 +230,7 @@
       stPending: "waiting",
       stRunning: "recognising…",
       stDone: (n) => `${n} ${n === 1 ? "line" : "lines"}`,
+      stDoneDoc: (p, n) => `${p} ${p === 1 ? "page" : "pages"} · ${n} ${n === 1 ? "line" : "lines"}`,
       queueSummary: (n, done, failed) => `${n} ${n === 1 ? "file" : "files"} · ${done} done` + (failed ? ` · ${failed} failed` : ""),
       skipped: (n, names) => `Skipped ${n} ${n === 1 ? "file that is" : "files that are"} not an image: ${names}`,
       duplicates: (n) => `${n} ${n === 1 ? "file is" : "files are"} already in the list`,
@@ -221,16 +250,19 @@
     noticeText: $("notice-text"), noticeClose: $("notice-close"), queueWrap: $("queue-wrap"), queue: $("queue"),
     queueSummary: $("queue-summary"), exportAllTxt: $("export-all-txt"), exportAllJson: $("export-all-json"),
     runBtn: $("run-btn"), runCount: $("run-count"), optDetect: $("opt-detect"), optCls: $("opt-cls"), clsNote: $("cls-note"),
+    optPages: $("opt-pages"), optForceOcr: $("opt-force-ocr"),
     lineCount: $("line-count"), stats: $("stats"), timeServer: $("time-server"), timeTotal: $("time-total"),
     resultFile: $("result-file"), error: $("error"), errorTitle: $("error-title"), errorMsg: $("error-msg"),
     errorDetail: $("error-detail"), actions: $("actions"), copyAll: $("copy-all"), exportTxt: $("export-txt"),
     exportJson: $("export-json"), empty: $("empty"), emptyText: $("empty-text"), lines: $("lines"), toast: $("toast"),
-    apiLink: $("api-link"),
+    apiLink: $("api-link"), pagebar: $("pagebar"), pagePrev: $("page-prev"), pageNext: $("page-next"),
+    pageLabel: $("page-label"), downloadPdf: $("download-pdf"),
   };
 
   let lang = pickLang();
   // The queue: one entry per file, processed one after another.
-  // {id, file, name, size, mime, url, status: pending|running|done|error, result, error, optsKey, preview: null|true|false}
+  // {id, file, name, size, mime, url, status: pending|running|done|error, result, error, optsKey, preview: null|true|false,
+  //  previewSrc (the image `preview` is about), page (0-based index into result.pages of a PDF), s3Key (if uploaded)}
   const items = [];
   let nextId = 1;
   let selected = null;
@@ -308,6 +340,7 @@
   const MIME_BY_EXT = {
     jpg: "image/jpeg", jpeg: "image/jpeg", jfif: "image/jpeg", jpe: "image/jpeg", mpo: "image/jpeg",
     png: "image/png", webp: "image/webp", bmp: "image/bmp", tif: "image/tiff", tiff: "image/tiff",
+    pdf: "application/pdf",
   };
 
   function mimeFromName(name) {
@@ -325,6 +358,7 @@
     if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return "image/webp";
     if (at(0, 0x42, 0x4d)) return "image/bmp";
     if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return "image/tiff";
+    if (at(0, 0x25, 0x50, 0x44, 0x46)) return "application/pdf";
     return null;
   }
 
@@ -332,7 +366,7 @@
   // from the extension. null: not an image (a type the browser knows and that is not image/*), or unknown.
   async function imageMime(f) {
     const type = (f.type || "").toLowerCase();
-    if (type.startsWith("image/")) return { mime: type };
+    if (type.startsWith("image/") || type === "application/pdf") return { mime: type };
     if (type && type !== "application/octet-stream") return { notImage: true };
     const mime = (await sniffMime(f)) || mimeFromName(f.name);
     return mime ? { mime } : { unknown: true };
@@ -356,6 +390,7 @@
       const item = {
         id: nextId++, file: f, name: f.name || "image", size: f.size, mime: kind.mime || null,
         url: URL.createObjectURL(f), status: "pending", result: null, error: null, optsKey: "", preview: null,
+        previewSrc: "", page: 0, s3Key: "",
       };
       // Unknown type: not sent. The server would read the bytes, but a large file must declare an
       // image type to S3, and a file whose kind nothing tells is most likely not an image.
@@ -404,32 +439,140 @@
       el.viewport.scrollTop = 0;
       el.viewport.scrollLeft = 0;
       if (item) {
-        if (el.img.dataset.id !== String(item.id)) {
-          el.img.dataset.id = String(item.id);
-          el.img.hidden = item.preview === false;
-          el.img.removeAttribute("src");
-          el.img.src = item.url;
-        }
+        syncImage(item);
         el.img.alt = item.name;
       } else {
         el.img.removeAttribute("src");
         el.img.dataset.id = "";
+        el.img.dataset.src = "";
       }
     }
     renderAll();
   }
 
+  // The image shown for an item: a PDF page's preview from the server once recognised, else the file.
+  function imageSrc(it) {
+    const pg = currentPage(it);
+    return (pg && pg.preview) || it.url;
+  }
+
+  function syncImage(it) {
+    const src = imageSrc(it);
+    if (el.img.dataset.id === String(it.id) && el.img.dataset.src === src) return;
+    el.img.dataset.id = String(it.id);
+    el.img.dataset.src = src;
+    if (it.previewSrc !== src) {
+      it.previewSrc = src;
+      it.preview = null;
+    }
+    el.img.hidden = it.preview === false;
+    el.img.removeAttribute("src");
+    el.img.src = src;
+  }
+
+  const shownItem = () => items.find((it) => String(it.id) === el.img.dataset.id && it.previewSrc === el.img.dataset.src);
   el.img.addEventListener("load", () => {
-    const item = items.find((it) => String(it.id) === el.img.dataset.id);
+    const item = shownItem();
     if (item) item.preview = true;
     renderPreview();
   });
   el.img.addEventListener("error", () => {
-    const item = items.find((it) => String(it.id) === el.img.dataset.id);
+    const item = shownItem();
     if (!item) return;
     item.preview = false;
     renderPreview();
   });
+
+  // ------------------------------------------------------------------ documents (PDF, multi-page TIFF)
+
+  const pagesOf = (it) => (it && it.result && Array.isArray(it.result.pages) ? it.result.pages : null);
+
+  function currentPage(it) {
+    const pages = pagesOf(it);
+    if (!pages || !pages.length) return null;
+    it.page = Math.max(0, Math.min(it.page || 0, pages.length - 1));
+    return pages[it.page];
+  }
+
+  // The lines and the pixel size the boxes refer to, of what is shown: the image, or the current page.
+  function shownLines(it) {
+    const pg = currentPage(it);
+    return pg ? pg.text || [] : (it.result && it.result.text) || [];
+  }
+
+  function shownSize(it) {
+    const pg = currentPage(it);
+    const r = pg || (it && it.result);
+    return r && r.width && r.height ? [r.width, r.height] : null;
+  }
+
+  function goPage(delta) {
+    const pages = pagesOf(selected);
+    if (!pages) return;
+    const next = Math.max(0, Math.min(pages.length - 1, selected.page + delta));
+    if (next === selected.page) return;
+    selected.page = next;
+    zoom = 1;
+    el.viewport.scrollTop = 0;
+    syncImage(selected);
+    renderAll();
+  }
+
+  el.pagePrev.addEventListener("click", () => goPage(-1));
+  el.pageNext.addEventListener("click", () => goPage(1));
+  document.addEventListener("keydown", (e) => {
+    if (!pagesOf(selected) || /^(INPUT|TEXTAREA|SELECT)$/.test((e.target && e.target.tagName) || "")) return;
+    if (e.key === "PageDown") { e.preventDefault(); goPage(1); }
+    if (e.key === "PageUp") { e.preventDefault(); goPage(-1); }
+  });
+
+  function renderPagebar() {
+    const pages = pagesOf(selected);
+    el.pagebar.hidden = !pages || pages.length < 1;
+    if (el.pagebar.hidden) return;
+    const pg = currentPage(selected);
+    el.pageLabel.textContent = t("pageOf", selected.page + 1, pages.length);
+    el.pageLabel.title = selected.result.page_count > pages.length ? `${pg.page} / ${selected.result.page_count}` : "";
+    el.pagePrev.disabled = selected.page <= 0;
+    el.pageNext.disabled = selected.page >= pages.length - 1;
+  }
+
+  // The searchable PDF of the selected file, asked again from the server (`output=pdf`; the result cache
+  // makes it cheap), from the same bytes: the file, or the S3 key it was uploaded to.
+  async function downloadSearchablePdf() {
+    const it = selected;
+    if (!it || it.status !== "done") return;
+    const q = new URLSearchParams(it.optsKey);
+    q.delete("previews");
+    if (!pagesOf(it)) { q.delete("pages"); q.delete("force_ocr"); } // an image: one page, as it is
+    q.set("output", "pdf");
+    let init;
+    if (it.s3Key) {
+      init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ s3_key: it.s3Key }) };
+    } else {
+      const form = new FormData();
+      form.append("image", partOf(it), it.name);
+      init = { method: "POST", body: form };
+    }
+    el.downloadPdf.disabled = true;
+    try {
+      const resp = await fetch(`${API}/api/ocr?${q}`, init).catch(() => null);
+      if (!resp) throw { status: 0, code: "network_error" };
+      if (!resp.ok || !(resp.headers.get("content-type") || "").startsWith("application/pdf")) {
+        let body = null;
+        try { body = await resp.json(); } catch (_) { /* not JSON */ }
+        const e = (body && body.error) || {};
+        throw { status: resp.status, code: e.code || "bad_response", serverMessage: e.message || "" };
+      }
+      download(await resp.blob(), "application/pdf", `${baseName(it)}.ocr.pdf`);
+      toast(t("pdfReady"));
+    } catch (err) {
+      toast(errorInfo(err).title);
+    } finally {
+      el.downloadPdf.disabled = false;
+    }
+  }
+  el.downloadPdf.addEventListener("click", downloadSearchablePdf);
 
   // ------------------------------------------------------------------ choosing images
 
@@ -547,12 +690,27 @@
   function currentQuery() {
     const q = new URLSearchParams({ detect: String(el.optDetect.checked) });
     if (clsTouched) q.set("cls", String(el.optCls.checked));
+    // PDF options (the API ignores them for an image)
+    const pages = el.optPages.value.replace(/\s+/g, "");
+    if (pages) q.set("pages", pages);
+    if (el.optForceOcr.checked) q.set("force_ocr", "true");
     return q.toString();
+  }
+
+  // A PDF or TIFF may have several pages, which the browser can't draw: ask for the server's previews.
+  function itemQuery(item, query) {
+    const doc = item.mime === "application/pdf" || item.mime === "image/tiff";
+    return doc ? `${query}&previews=true` : query;
+  }
+
+  // Declare the file's type even when the browser gave none (the part would be application/octet-stream).
+  function partOf(item) {
+    return item.mime && item.file.type !== item.mime ? new File([item.file], item.name, { type: item.mime }) : item.file;
   }
 
   async function recognise(item, query) {
     const started = performance.now();
-    const url = `${API}/api/ocr?${query}`;
+    const url = `${API}/api/ocr?${itemQuery(item, query)}`;
     if (item.blocked) throw { status: 0, code: "unknown_type", ctx: { name: item.name } };
     let body;
     if (limits.known && item.size > limits.max) {
@@ -561,15 +719,14 @@
     if (item.size > limits.direct && (limits.uploads || !limits.known)) {
       setBusyLabel(t("uploading"));
       const key = await uploadLarge(item);
+      item.s3Key = key;
       setBusyLabel("");
       body = await callJson(url, {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ s3_key: key }),
       });
     } else {
       const form = new FormData();
-      // Declare the image type even when the browser gave none (the part would be application/octet-stream).
-      const part = item.mime && item.file.type !== item.mime ? new File([item.file], item.name, { type: item.mime }) : item.file;
-      form.append("image", part, item.name);
+      form.append("image", partOf(item), item.name);
       body = await callJson(url, { method: "POST", body: form });
     }
     body.roundTrip = (performance.now() - started) / 1000;
@@ -597,6 +754,7 @@
       else renderAll();
       try {
         item.result = await recognise(item, query);
+        item.page = 0;
         item.optsKey = query;
         item.status = "done";
       } catch (err) {
@@ -639,6 +797,7 @@
     }
     renderRunButton();
     renderQueue();
+    renderPagebar();
     renderPreview();
     renderResult(fresh);
   }
@@ -658,6 +817,7 @@
   function statusText(it) {
     if (it.status === "pending") return t("stPending");
     if (it.status === "running") return t("stRunning");
+    if (it.status === "done" && pagesOf(it)) return t("stDoneDoc", pagesOf(it).length, (it.result.text || []).length);
     if (it.status === "done") return t("stDone", (it.result.text || []).length);
     return errorInfo(it.error).title;
   }
@@ -721,6 +881,7 @@
     const it = selected;
     el.veil.hidden = !(it && it.status === "running");
     if (!it) return;
+    syncImage(it);
     const noPreview = it.preview === false;
     el.img.hidden = noPreview;
     el.stage.classList.toggle("placeholder", noPreview);
@@ -755,17 +916,19 @@
       el.lineCount.textContent = "";
       return;
     }
-    const lines = body.text || [];
+    const lines = shownLines(it);
+    const size = shownSize(it) || [1, 1];
     el.lineCount.textContent = t("lines", lines.length);
     el.stats.hidden = false;
     el.timeServer.textContent = formatSeconds(body.processing_time) + (body.cached ? ` (${t("cached")})` : "");
     el.timeTotal.textContent = formatSeconds(body.roundTrip || 0);
-    el.actions.hidden = lines.length === 0;
+    el.actions.hidden = (body.text || []).length === 0 && !pagesOf(it);
+    el.copyAll.hidden = el.exportTxt.hidden = el.exportJson.hidden = (body.text || []).length === 0;
     el.empty.hidden = lines.length > 0;
     if (!lines.length) el.emptyText.textContent = t("noText");
 
     const NS = "http://www.w3.org/2000/svg";
-    el.overlay.setAttribute("viewBox", `0 0 ${body.width} ${body.height}`);
+    el.overlay.setAttribute("viewBox", `0 0 ${size[0]} ${size[1]}`);
     el.overlay.setAttribute("preserveAspectRatio", "none");
     lines.forEach((line, i) => {
       const poly = document.createElementNS(NS, "polygon");
@@ -873,6 +1036,8 @@
   }
 
   el.optCls.indeterminate = true; // until /healthz says what the server does by default
+  el.optPages.addEventListener("input", renderRunButton);
+  el.optForceOcr.addEventListener("change", renderRunButton);
   el.optCls.addEventListener("change", () => {
     clsTouched = true;
     renderClsNote();
@@ -885,9 +1050,7 @@
 
   function contentSize() {
     if (!el.img.hidden && el.img.naturalWidth) return [el.img.naturalWidth, el.img.naturalHeight];
-    const r = selected && selected.result;
-    if (r && r.width && r.height) return [r.width, r.height];
-    return null;
+    return selected ? shownSize(selected) : null;
   }
 
   // Width of the stage at zoom 1: the whole image in the panel, never enlarged past its own pixels.
@@ -992,9 +1155,18 @@
     return ((it && it.name) || "ocr").replace(/\.[^.]+$/, "") || "ocr";
   }
 
+  // The API's answer as exported: without the page previews (images the server made for this page).
   function apiBody(it) {
     const { roundTrip, ...api } = it.result;
+    if (Array.isArray(api.pages)) api.pages = api.pages.map(({ preview, ...page }) => page);
     return api;
+  }
+
+  // A file's text: its lines; a PDF's page by page, each under a "Page n" heading.
+  function textOf(it) {
+    const pages = pagesOf(it);
+    if (!pages) return linesOf(it).join("\n");
+    return pages.map((pg) => [`--- ${t("pageHead", pg.page)} ---`, ...(pg.text || []).map((l) => l.text)].join("\n")).join("\n\n");
   }
 
   function download(content, type, name) {
@@ -1013,7 +1185,7 @@
     copyText(lines.join("\n"), t("copiedAll", lines.length));
   });
   el.exportTxt.addEventListener("click", () => {
-    if (selected && selected.result) download(linesOf(selected).join("\n") + "\n", "text/plain;charset=utf-8", `${baseName(selected)}.txt`);
+    if (selected && selected.result) download(textOf(selected) + "\n", "text/plain;charset=utf-8", `${baseName(selected)}.txt`);
   });
   el.exportJson.addEventListener("click", () => {
     if (selected && selected.result) download(JSON.stringify(apiBody(selected), null, 2), "application/json", `${baseName(selected)}.json`);
@@ -1029,7 +1201,7 @@
         const info = errorInfo(it.error);
         return `${head}\n[${info.title}: ${info.detail}]`;
       }
-      return `${head}\n${linesOf(it).join("\n")}`;
+      return `${head}\n${textOf(it)}`;
     });
     download(parts.join("\n\n") + "\n", "text/plain;charset=utf-8", "ocr-all.txt");
   });

@@ -1,6 +1,7 @@
 """The ``ocr`` command.
 
     ocr IMAGE [IMAGE ...] [--json] [--no-detect] [--profile small|tiny]
+        [--allowlist CHARS] [--blocklist CHARS] [--pattern REGEX] [--hotwords FILE]
     ocr eval SET_DIR [SET_DIR ...] [--fold-case] [--limit N]
 """
 
@@ -41,21 +42,33 @@ def predict_main(argv: list[str]) -> int:
     ap.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     ap.add_argument("--json", action="store_true", help="one JSON object per image (JSON Lines)")
     ap.add_argument("--no-detect", action="store_true", help="treat each whole image as one text line")
+    voc = ap.add_argument_group("vocabulary", "constrain or bias what may be read (docs/vocabulary.md)")
+    voc.add_argument("--allowlist", metavar="CHARS", default=None, help="only these characters may be read")
+    voc.add_argument("--blocklist", metavar="CHARS", default=None, help="these characters are never read")
+    voc.add_argument("--pattern", metavar="REGEX", default=None, help="each line must match this regular expression")
+    voc.add_argument("--hotwords", metavar="FILE", type=Path, default=None,
+                     help="terms to prefer: one `term` or `term:weight` per line")
     _engine_args(ap)
     args = ap.parse_args(argv)
 
     from tqdm import tqdm
 
     from .errors import OCRError
+    from .vocab import read_hotwords_file
 
+    vocabulary = {k: v for k, v in {"allowlist": args.allowlist, "blocklist": args.blocklist,
+                                    "pattern": args.pattern}.items() if v is not None}
+    if args.hotwords is not None:
+        vocabulary["hotwords"] = dict(read_hotwords_file(args.hotwords))
     engine = _make_engine(args)
+    engine.decoder(engine.vocabulary.override(**vocabulary))  # a bad constraint stops here, not per image
     failures = 0
     many = len(args.images) > 3
     for path in tqdm(args.images, disable=not many, file=sys.stderr, unit="img"):
         try:
             data = path.read_bytes()
             t0 = time.perf_counter()
-            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls)
+            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, **vocabulary)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1
@@ -116,14 +129,18 @@ def eval_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .models import ModelsMissingError
+    from .vocab import VocabularyError
 
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] == "eval":
             return eval_main(argv[1:])
         return predict_main(argv)
-    except (ConfigError, ModelsMissingError) as exc:
+    except (ConfigError, ModelsMissingError, VocabularyError) as exc:
         print(f"ocr: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # --hotwords FILE unreadable
+        print(f"ocr: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

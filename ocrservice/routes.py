@@ -42,6 +42,10 @@ async def api_ocr(
     image: ImageInput = Depends(read_image),
     detect: bool = Query(True, description="false: the image is one text line (skip detection)"),
     cls: bool | None = Query(None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, off)"),
+    allowlist: str | None = Query(None, description="only these characters may be read, e.g. 0123456789.- (docs/vocabulary.md)"),
+    blocklist: str | None = Query(None, description="characters never read"),
+    pattern: str | None = Query(None, description="regular expression each line must match, e.g. [京沪粤][A-Z][A-Z0-9]{5,6}"),
+    hotwords: str | None = Query(None, description="terms to prefer, comma- or newline-separated, each optionally term:weight"),
 ) -> OCRResponse:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -52,7 +56,9 @@ async def api_ocr(
         raise ApiError(413, "image_too_large", f"image is {len(image.data):,} bytes; the limit is {limit:,}")
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
-    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)
+    asked = {"allowlist": allowlist, "blocklist": blocklist, "pattern": pattern, "hotwords": hotwords}
+    vocabulary = {k: v if v is not None else image.fields.get(k) for k, v in asked.items()}
+    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:

@@ -19,6 +19,9 @@ class LineOut(BaseModel):
         examples=[[[12, 30], [410, 30], [410, 62], [12, 62]]],
         description="four [x, y] points clockwise from top-left, in pixels of the (EXIF-rotated) image",
     )
+    constraint: str | None = Field(None, examples=["allowlist"], description="the constraint(s) that shaped this line "
+                                   "(allowlist, blocklist, pattern, hotwords, joined by +); null = none did")
+    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely")
 
 
 class OCRResponse(BaseModel):
@@ -124,7 +127,10 @@ OCR_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}
+                "schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"},
+                    **{k: {"type": "string", "description": f"{k} (as the query parameter; the query wins)"}
+                       for k in ("allowlist", "blocklist", "pattern", "hotwords")}}}
             },
             "application/json": {"schema": OCRJson.model_json_schema()},
             "image/*": {"schema": {"type": "string", "format": "binary"}},

@@ -7,13 +7,14 @@
 - At most ``OCR_MAX_QUEUE`` OCR jobs are admitted at once (running + waiting for a worker);
   beyond that requests get 503 at once instead of queueing without bound. A job counts until
   its worker thread finishes, even if the client has gone.
-- Results are cached by (sha256 of the bytes, detect, cls) in a bounded LRU, and identical
+- Results are cached by (sha256 of the bytes, detect, cls, vocabulary constraint) in a bounded LRU, and identical
   requests in flight share one computation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import threading
@@ -22,6 +23,7 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ocrcore import OCREngine, OCRResult
+from ocrcore.vocab import Constraint
 
 from .config import Settings
 from .errors import ApiError
@@ -29,7 +31,7 @@ from .metrics import Metrics
 
 log = logging.getLogger("ocr.service")
 
-CacheKey = tuple[str, bool, bool]
+CacheKey = tuple[str, bool, bool, Constraint]
 
 
 class ResultCache:
@@ -125,11 +127,15 @@ class OCRService:
 
     # ------------------------------------------------------------------ OCR
 
-    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True) -> tuple[OCRResult, bool]:
-        """OCR image bytes; returns (result, served_from_cache). Raises OCRError / ApiError."""
+    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True,
+                  vocabulary: dict[str, str | None] | None = None) -> tuple[OCRResult, bool]:
+        """OCR image bytes; returns (result, served_from_cache). ``vocabulary``: the request's
+        allowlist/blocklist/pattern/hotwords (None = the deployment's default). Raises OCRError
+        (``VocabularyError`` 422 for a bad constraint) / ApiError."""
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
-        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls)
+        constraint = engine.vocabulary.override(**(vocabulary or {}))
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint)
         if use_cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -148,7 +154,9 @@ class OCRService:
                 headers={"Retry-After": "1"},
             )
         loop = asyncio.get_running_loop()
-        fut = asyncio.wrap_future(self.executor.submit(engine.ocr, data, detect=detect, cls=use_cls), loop=loop)
+        job = functools.partial(engine.ocr, data, detect=detect, cls=use_cls, allowlist=constraint.allowlist,
+                                blocklist=constraint.blocklist, pattern=constraint.pattern, hotwords=dict(constraint.hotwords))
+        fut = asyncio.wrap_future(self.executor.submit(job), loop=loop)
         self.admitted += 1
         if use_cache:
             self._pending[key] = fut

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,10 @@ from .errors import OCRError
 # Limits of one request's constraint (422 beyond): they bound compile time and memory.
 MAX_LIST_CHARS = 20_000  # allowlist / blocklist characters
 MAX_PATTERN_CHARS = 500
-MAX_DFA_STATES = 2_000
+MAX_DFA_STATES = 500
+# Transitions interegular may compute while compiling one pattern (all its construction steps):
+# bounds the compile time of a hostile pattern to about a second.
+MAX_DFA_STEPS = 100_000
 MAX_HOTWORDS = 5_000
 MAX_HOTWORD_CHARS = 64
 MAX_WEIGHT = 10.0
@@ -231,10 +235,17 @@ def compile_pattern(pattern: str, charset: tuple[str, ...]) -> tuple[np.ndarray,
     accept bool (S,))`` with state 0 initial. Raises :class:`VocabularyError`."""
     import interegular
 
+    _bound_interegular()
+    _limit.states, _limit.steps = MAX_DFA_STATES, [MAX_DFA_STEPS]
     try:
         fsm = interegular.parse_pattern(pattern).to_fsm()
+    except _TooManyStates:
+        raise VocabularyError(f"pattern {pattern!r} is too complex: its automaton needs over {MAX_DFA_STATES:,} "
+                              "states or too many steps to build") from None
     except Exception as exc:  # InvalidSyntax, Unsupported, and re-like errors from its parser
         raise VocabularyError(f"pattern {pattern!r} is not supported: {type(exc).__name__} {exc}".strip()) from None
+    finally:
+        _limit.states = None
     states = sorted(fsm.states, key=lambda s: (s != fsm.initial, s))
     if len(states) > MAX_DFA_STATES:
         raise VocabularyError(f"pattern {pattern!r} compiles to {len(states):,} states; the limit is {MAX_DFA_STATES:,}")
@@ -256,6 +267,44 @@ def compile_pattern(pattern: str, charset: tuple[str, ...]) -> tuple[np.ndarray,
         group[group < 0] = table.shape[1] - 1
     accept = np.array([s in fsm.finals for s in states], bool)
     return table, group, accept
+
+
+class _TooManyStates(Exception):
+    pass
+
+
+_limit = threading.local()
+
+
+@functools.cache
+def _bound_interegular() -> None:
+    """Make interegular's subset construction stop at ``_limit.states`` states or after
+    ``_limit.steps`` transitions (in this thread):
+    a determinised pattern can be exponential in its length (``.*a.{20}``: 2^20 states), and
+    interegular has no limit of its own. Its operations all build through ``fsm.crawl``."""
+    import interegular.fsm as fsm_module
+
+    crawl = fsm_module.crawl
+
+    def bounded_crawl(alphabet, initial, final, follow):
+        limit = getattr(_limit, "states", None)
+        if limit is None:
+            return crawl(alphabet, initial, final, follow)
+        steps = _limit.steps
+        states = [0, None]  # states crawled so far (crawl follows each state's transitions in a row), the last
+
+        def counted_follow(state, transition):
+            steps[0] -= 1
+            if state is not states[1]:
+                states[0] += 1
+                states[1] = state
+            if states[0] > limit or steps[0] < 0:
+                raise _TooManyStates
+            return follow(state, transition)
+
+        return crawl(alphabet, initial, final, counted_follow)
+
+    fsm_module.crawl = bounded_crawl
 
 
 def build_trie(hotwords: tuple[tuple[str, float], ...], class_of: Mapping[str, int],

@@ -127,6 +127,8 @@ def test_parse_hotwords_and_limits() -> None:
     assert err.value.status == 422 and "pattern" in str(err.value)
     with pytest.raises(VocabularyError):
         line_decoder(Constraint(allowlist="漢"), CHARSET)  # nothing this charset can read
+    with pytest.raises(VocabularyError, match="too complex"):  # 2^20 states if determinised in full
+        compile_pattern(".*a.{20}", CHARSET)
 
 
 # --------------------------------------------------------------------------- the real model

@@ -96,7 +96,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "s3_key: no such uploaded object (not uploaded, or expired)",
         413: "too many bytes or too many pixels",
         415: "unsupported image format or request content type",
-        422: "missing or misnamed field, bad query parameter",
+        422: "missing or misnamed field, bad query parameter, bad vocabulary option (invalid_constraint)",
         501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
         502: "s3_key: the object store could not be read",
         503: "server saturated (retry after the Retry-After seconds) or engine not loaded",

@@ -36,6 +36,7 @@ ops = APIRouter(tags=["ops"])
 
 
 @api.post("/api/ocr", response_model=OCRResponse, responses=ERROR_RESPONSES, openapi_extra=OCR_BODY,
+          response_model_exclude_none=True,  # a line's constraint fields only when set (docs/vocabulary.md)
           summary="OCR one image")
 async def api_ocr(
     request: Request,

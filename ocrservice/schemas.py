@@ -20,8 +20,8 @@ class LineOut(BaseModel):
         description="four [x, y] points clockwise from top-left, in pixels of the (EXIF-rotated) image",
     )
     constraint: str | None = Field(None, examples=["allowlist"], description="the constraint(s) that shaped this line "
-                                   "(allowlist, blocklist, pattern, hotwords, joined by +); null = none did")
-    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely")
+                                   "(allowlist, blocklist, pattern, hotwords, joined by +); absent when none did")
+    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely (absent otherwise)")
 
 
 class OCRResponse(BaseModel):

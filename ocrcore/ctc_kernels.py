@@ -21,6 +21,7 @@ Kernels are serial (``nogil``): the engine's workers call them concurrently (ocr
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -435,8 +436,9 @@ def ctc_align_ref(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.cache
 def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel now, not on a request."""
+    """Compile (or load from numba's cache) every kernel now, not on a request (once per process)."""
     probs = np.full((4, 3), 1 / 3, np.float32)
     allowed = np.array([1, 2], np.int32)
     masked_greedy(probs, allowed)

@@ -213,7 +213,9 @@ class LineDecoder:
             if bonus > 0:
                 names.append("hotwords")
             return self._decoded((labels, k.ctc_align(probs, labels)), "+".join(names))
-        if bonus <= 0:  # no hot word on the best path: the line keeps its (masked) greedy reading
+        if bonus <= 0 or np.array_equal(labels, base[0]):
+            # No hot word on the best path, or one the greedy reading already had: the line keeps
+            # its (masked) greedy reading, and the hot words did not shape it.
             return self._decoded(base, base_name)
         return self._decoded((labels, k.ctc_align(probs, labels)), "+".join([*names, "hotwords"]))
 

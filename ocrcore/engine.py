@@ -159,7 +159,7 @@ class OCREngine:
         min_conf = 0.0 if not detect else self.config.min_confidence
         lines = tuple(
             Line(d.text, d.confidence, tuple((int(round(x)), int(round(y))) for x, y in q),  # type: ignore[arg-type]
-                 d.constraint, d.pattern_fallback)
+                 constraint=d.constraint, pattern_fallback=d.pattern_fallback)
             for q, d in zip(quads, texts)
             if d.text and d.confidence >= min_conf
         )

@@ -41,21 +41,17 @@ def random_text(rng: random.Random, min_words: int = 1, max_words: int = 5) -> s
     return text
 
 
-def _font(size: int, path: str | None = None) -> ImageFont.FreeTypeFont:
-    if path is not None:
-        return ImageFont.truetype(path, size)
+def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
 
 
-def render_line(text: str, height: int = 40, *, fg: int = 20, bg: int = 245, pad: int = 6,
-                font: str | None = None) -> np.ndarray:
-    """One text line, tightly cropped with a small margin (like a detector crop), BGR uint8.
-    ``font``: a TrueType/OpenType file (e.g. a CJK font for Chinese); default Pillow's bundled one."""
-    font_ = _font(max(8, int(height * 0.75)), font)
-    x0, y0, x1, y1 = (int(v) for v in font_.getbbox(text))
+def render_line(text: str, height: int = 40, *, fg: int = 20, bg: int = 245, pad: int = 6) -> np.ndarray:
+    """One text line, tightly cropped with a small margin (like a detector crop), BGR uint8."""
+    font = _font(max(8, int(height * 0.75)))
+    x0, y0, x1, y1 = (int(v) for v in font.getbbox(text))
     w, h = x1 - x0 + 2 * pad, max(height, y1 - y0 + 2 * pad)
     img = Image.new("L", (w, h), bg)
-    ImageDraw.Draw(img).text((pad - x0, (h - (y1 - y0)) // 2 - y0), text, fill=fg, font=font_)
+    ImageDraw.Draw(img).text((pad - x0, (h - (y1 - y0)) // 2 - y0), text, fill=fg, font=font)
     arr = np.asarray(img)
     return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
 

@@ -27,6 +27,8 @@ _EXPORTS = {
     "ModelsMissingError": ".models",
     "Line": ".types",
     "OCRResult": ".types",
+    "Constraint": ".vocab",
+    "VocabularyError": ".vocab",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from .models import ModelsMissingError as ModelsMissingError
     from .types import Line as Line
     from .types import OCRResult as OCRResult
+    from .vocab import Constraint as Constraint
+    from .vocab import VocabularyError as VocabularyError
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """The ``ocr`` command.
 
     ocr IMAGE [IMAGE ...] [--json] [--no-detect] [--profile small|tiny]
+        [--allowlist CHARS] [--blocklist CHARS] [--pattern REGEX] [--hotwords FILE]
     ocr scan.pdf [--pages 1-3,7] [--force-ocr] [--searchable out.pdf] [--json]
     ocr photo.jpg --searchable out.pdf
     ocr eval SET_DIR [SET_DIR ...] [--fold-case] [--limit N]
@@ -50,6 +51,12 @@ def predict_main(argv: list[str]) -> int:
     ap.add_argument("--pages", default=None, metavar="SPEC", help="pages of a PDF/TIFF to read, e.g. 1-3,7 or 5- (default: all)")
     ap.add_argument("--force-ocr", action="store_true", help="OCR pages that already have a text layer too")
     ap.add_argument("--max-pages", type=int, default=0, metavar="N", help="refuse documents with more pages selected (0 = no limit)")
+    voc = ap.add_argument_group("vocabulary", "constrain or bias what may be read (docs/vocabulary.md)")
+    voc.add_argument("--allowlist", metavar="CHARS", default=None, help="only these characters may be read")
+    voc.add_argument("--blocklist", metavar="CHARS", default=None, help="these characters are never read")
+    voc.add_argument("--pattern", metavar="REGEX", default=None, help="each line must match this regular expression")
+    voc.add_argument("--hotwords", metavar="FILE", type=Path, default=None,
+                     help="terms to prefer: one `term` or `term:weight` per line")
     _engine_args(ap)
     args = ap.parse_args(argv)
     if args.searchable is not None and len(args.images) != 1:
@@ -59,8 +66,14 @@ def predict_main(argv: list[str]) -> int:
 
     from .document import is_multipage_tiff, is_pdf
     from .errors import OCRError
+    from .vocab import read_hotwords_file
 
+    vocabulary = {k: v for k, v in {"allowlist": args.allowlist, "blocklist": args.blocklist,
+                                    "pattern": args.pattern}.items() if v is not None}
+    if args.hotwords is not None:
+        vocabulary["hotwords"] = dict(read_hotwords_file(args.hotwords))
     engine = _make_engine(args)
+    engine.decoder(engine.vocabulary.override(**vocabulary))  # a bad constraint stops here, not per image
     failures = 0
     many = len(args.images) > 3
     for path in tqdm(args.images, disable=not many, file=sys.stderr, unit="img"):
@@ -68,9 +81,9 @@ def predict_main(argv: list[str]) -> int:
             data = path.read_bytes()
             t0 = time.perf_counter()
             if args.searchable is not None or is_pdf(data) or is_multipage_tiff(data):
-                _document(engine, path, data, args)
+                _document(engine, path, data, args, vocabulary)
                 continue
-            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls)
+            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, **vocabulary)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1
@@ -97,7 +110,7 @@ def _report_failure(path: Path, exc: Exception, as_json: bool) -> None:
                           "error": {"code": code, "message": message}}, ensure_ascii=False), flush=True)
 
 
-def _document(engine, path: Path, data: bytes, args: argparse.Namespace) -> None:
+def _document(engine, path: Path, data: bytes, args: argparse.Namespace, vocabulary: dict) -> None:
     """A PDF or TIFF (or an image written as a searchable PDF): text page by page as each page is
     done, a progress bar per page on stderr, then the JSON object or the searchable PDF."""
     from tqdm import tqdm
@@ -121,7 +134,8 @@ def _document(engine, path: Path, data: bytes, args: argparse.Namespace) -> None
 
     try:
         doc = ocr_document(engine, data, pages=args.pages, max_pages=args.max_pages if args.max_pages > 0 else sys.maxsize,
-                           force_ocr=args.force_ocr, on_page=on_page, detect=not args.no_detect, cls=args.cls)
+                           force_ocr=args.force_ocr, on_page=on_page, detect=not args.no_detect, cls=args.cls,
+                           **vocabulary)
     finally:
         bar.close()
     if args.searchable is not None:
@@ -175,14 +189,18 @@ def eval_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
     from .models import ModelsMissingError
+    from .vocab import VocabularyError
 
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] == "eval":
             return eval_main(argv[1:])
         return predict_main(argv)
-    except (ConfigError, ModelsMissingError) as exc:
+    except (ConfigError, ModelsMissingError, VocabularyError) as exc:
         print(f"ocr: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # --hotwords FILE unreadable
+        print(f"ocr: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

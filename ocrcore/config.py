@@ -51,6 +51,14 @@ class EngineConfig:
     min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
     max_pixels: int = DEFAULT_MAX_PIXELS
     model_dir: Path | None = None
+    # Deployment defaults of the domain vocabulary (ocrcore.vocab, docs/vocabulary.md); a call's
+    # own allowlist/blocklist/pattern/hotwords replace them. Empty = no constraint.
+    allowlist: str = ""
+    blocklist: str = ""
+    pattern: str = ""
+    hotwords_file: Path | None = None
+    beam_width: int = 8
+    hotword_boost: float = 1.0
     det: DetParams = field(default_factory=DetParams)
     rec: RecParams = field(default_factory=RecParams)
 
@@ -67,6 +75,10 @@ class EngineConfig:
             raise ConfigError("threads must be >= 0 (0 = all cores)")
         if self.max_pixels <= 0:
             raise ConfigError("max_pixels must be > 0")
+        if not 1 <= self.beam_width <= 64:
+            raise ConfigError("beam_width must be in 1..64")
+        if not 0 < self.hotword_boost <= 10:
+            raise ConfigError("hotword_boost must be in (0, 10]")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> EngineConfig:
@@ -111,13 +123,33 @@ class EngineSettings(BaseSettings):
         None, validation_alias=env("OCR_MODEL_DIR"),
         description="built models (default: `models/build` of the repository)")
 
+    allowlist: str = Field(
+        "", validation_alias=env("OCR_ALLOWLIST"), json_schema_extra={"shown_default": "unset"},
+        description="default allowlist: only these characters may be read (e.g. `0123456789.-`); a request's own replaces it "
+                    "(docs/vocabulary.md)")
+    blocklist: str = Field(
+        "", validation_alias=env("OCR_BLOCKLIST"), json_schema_extra={"shown_default": "unset"},
+        description="default blocklist: characters never read")
+    pattern: str = Field(
+        "", validation_alias=env("OCR_PATTERN"), json_schema_extra={"shown_default": "unset"},
+        description="default pattern (a regular expression every line must match; unmatched lines are read freely and flagged)")
+    hotwords_file: Path | None = Field(
+        None, validation_alias=env("OCR_HOTWORDS_FILE"),
+        description="default hot words: a UTF-8 file, one `term` or `term:weight` per line, boosted by the beam search")
+    beam_width: int = Field(
+        8, ge=1, le=64, validation_alias=env("OCR_BEAM_WIDTH"),
+        description="beam of the constrained CTC search (patterns, hot words)")
+    hotword_boost: float = Field(
+        1.0, gt=0, le=10, validation_alias=env("OCR_HOTWORD_BOOST"),
+        description="log-probability bonus per matched hot-word character, times the term's weight")
+
     @field_validator("precision")
     @classmethod
     def _precision(cls, value: str) -> str:
         parse_precision(value)  # ValueError -> a validation error naming OCR_PRECISION
         return value
 
-    @field_validator("model_dir", mode="before")
+    @field_validator("model_dir", "hotwords_file", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -7,6 +7,7 @@ threads can share it; ONNX Runtime sessions are thread-safe for ``run``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .preprocess import EnhanceMode, enhance
 from .recognize import Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .types import Line, OCRResult
+from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
 
 
 class OCREngine:
@@ -46,11 +48,36 @@ class OCREngine:
         self.recognizer = Recognizer(make_session(files.rec, 1, config.spin), load_charset(files.charset), config.rec,
                                      cores=self.cores)
         self.classifier = OrientationClassifier(make_session(files.cls, 1, config.spin))
+        self.vocabulary = self._default_vocabulary()
         if config.enhance == "binarize":  # the only numba kernel on any path (ocrcore.kernels)
             from . import kernels
 
             kernels.warm_up()
         self._warm_up_sessions()
+
+    def _default_vocabulary(self) -> Constraint:
+        """The deployment's default constraint (config), compiled now so a bad one fails the load."""
+        from .config import ConfigError
+
+        c = self.config
+        try:
+            hotwords = read_hotwords_file(c.hotwords_file) if c.hotwords_file else ()
+            vocabulary = Constraint(c.allowlist, c.blocklist, c.pattern, hotwords)
+            if vocabulary.active:
+                self.decoder(vocabulary)
+        except (VocabularyError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"vocabulary: {exc}") from None
+        return vocabulary
+
+    def decoder(self, constraint: Constraint) -> LineDecoder | None:
+        """The compiled decoder of a constraint (None when it constrains nothing); the numba
+        kernels are imported and compiled only here, on first use."""
+        if not constraint.active:
+            return None
+        from . import ctc_kernels
+
+        ctc_kernels.warm_up()
+        return line_decoder(constraint, tuple(self.recognizer.charset), self.config.beam_width, self.config.hotword_boost)
 
     def describe(self) -> dict:
         """What runs where: profile, per-model precision and why, the CPU and its ISA, cores."""
@@ -78,18 +105,28 @@ class OCREngine:
         detect: bool = True,
         cls: bool | None = None,
         enhance_mode: EnhanceMode | None = None,
+        allowlist: str | None = None,
+        blocklist: str | None = None,
+        pattern: str | None = None,
+        hotwords: str | Iterable[str] | Mapping[str, float] | None = None,
     ) -> OCRResult:
         """OCR one image (encoded bytes, or a BGR uint8 array).
 
         ``detect=False`` treats the whole image as one text line. ``cls`` overrides the
-        configured 0/180 classifier. Raises :class:`~ocrcore.errors.OCRError` for bad input.
-        Blocks while every core of the engine is busy with other calls (ocrcore.cores).
+        configured 0/180 classifier. ``allowlist``, ``blocklist``, ``pattern`` and ``hotwords``
+        (terms, ``{term: weight}`` or ``"term:weight"`` text) constrain what may be read
+        (ocrcore.vocab, docs/vocabulary.md); each replaces the deployment's default, ``""``
+        clears it. Raises :class:`~ocrcore.errors.OCRError` for bad input (``VocabularyError``,
+        status 422, for a bad constraint). Blocks while every core of the engine is busy with
+        other calls (ocrcore.cores).
         """
+        constraint = self.vocabulary.override(allowlist=allowlist, blocklist=blocklist, pattern=pattern, hotwords=hotwords)
+        decoder = self.decoder(constraint)
         with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode)
+            return self._ocr(image, detect, cls, enhance_mode, decoder)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
-             enhance_mode: EnhanceMode | None) -> OCRResult:
+             enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -114,23 +151,32 @@ class OCREngine:
             crops = self.classifier.fix(crops)
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
-        texts = self.recognizer.recognize(crops)
+        if decoder is None:
+            texts = [Decoded(text, conf) for text, conf in self.recognizer.recognize(crops)]
+        else:
+            texts = self.recognizer.recognize_constrained(crops, decoder)
         timings["recognize"] = time.perf_counter() - t3
         min_conf = 0.0 if not detect else self.config.min_confidence
         lines = tuple(
-            Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q))  # type: ignore[arg-type]
-            for q, (text, conf) in zip(quads, texts)
-            if text and conf >= min_conf
+            Line(d.text, d.confidence, tuple((int(round(x)), int(round(y))) for x, y in q),  # type: ignore[arg-type]
+                 constraint=d.constraint, pattern_fallback=d.pattern_fallback)
+            for q, d in zip(quads, texts)
+            if d.text and d.confidence >= min_conf
         )
         timings["total"] = time.perf_counter() - t0
         return OCRResult(lines, w, h, timings)
 
-    def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None) -> list[tuple[str, float]]:
-        """Recognition only, for images that are already single text lines."""
+    def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None,
+                        **constraint: str | Iterable[str] | Mapping[str, float] | None) -> list[tuple[str, float]]:
+        """Recognition only, for images that are already single text lines; ``constraint``:
+        the ``allowlist``/``blocklist``/``pattern``/``hotwords`` keywords of :meth:`ocr`."""
         crops = [_as_bgr(c) for c in crops]
+        decoder = self.decoder(self.vocabulary.override(**constraint))  # type: ignore[arg-type]
         with self.cores.hold():
             if (self.config.use_cls if cls is None else cls) and crops:
                 crops = self.classifier.fix(crops)
+            if decoder is not None:
+                return [(d.text, d.confidence) for d in self.recognizer.recognize_constrained(crops, decoder)]
             return self.recognizer.recognize(crops)
 
 

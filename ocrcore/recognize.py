@@ -12,6 +12,7 @@ import onnxruntime as ort
 from .cores import CorePool
 from .ctc import greedy_collapse
 from .preprocess import line_tensor_batch
+from .vocab import Decoded, LineDecoder
 
 # Outputs models/build.py adds to every recogniser: argmax class and its probability per time step.
 GREEDY_OUTPUTS = ["ctc_best", "ctc_best_prob"]
@@ -94,6 +95,29 @@ class Recognizer:
         batches = self._batches(ratios)
         # Batches are independent: idle cores take some (ocrcore.cores); widest first, so the
         # longest single piece of work starts earliest and no core idles at the end.
+        batches.reverse()
+        outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
+        for idx, out in zip(batches, outputs):
+            for i, r in zip(idx, out):
+                results[i] = r
+        return results
+
+    def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder) -> list[Decoded]:
+        """Like :meth:`recognize`, decoded under a constraint (ocrcore.vocab): this also fetches the
+        network's full (B, T, C) probabilities, which the default path never copies out of ORT."""
+        if not crops:
+            return []
+        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        results: list[Decoded] = [Decoded("", 0.0)] * len(crops)
+        probs_name = self.session.get_outputs()[0].name
+
+        def run(idx: list[int]) -> list[Decoded]:
+            width = self._width(max(ratios[i] for i in idx))
+            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width)
+            probs, best, best_p = self.session.run([probs_name, *GREEDY_OUTPUTS], {self._input: batch})
+            return [decoder.decode(probs[b], greedy) for b, greedy in enumerate(greedy_collapse(best, best_p))]
+
+        batches = self._batches(ratios)
         batches.reverse()
         outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
         for idx, out in zip(batches, outputs):

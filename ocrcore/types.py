@@ -14,13 +14,22 @@ class Line:
     text: str
     confidence: float
     box: tuple[Point, Point, Point, Point]
+    # Which constraint shaped the line (ocrcore.vocab: "allowlist", "pattern", "hotwords", ...
+    # joined by "+"; None = none did), and whether a requested pattern could not be matched.
+    constraint: str | None = None
+    pattern_fallback: bool = False
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "text": self.text,
             "confidence": round(float(self.confidence), 4),
             "box": [[int(x), int(y)] for x, y in self.box],
         }
+        if self.constraint:
+            out["constraint"] = self.constraint
+        if self.pattern_fallback:
+            out["pattern_fallback"] = True
+        return out
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -27,6 +27,12 @@ from .uploads import Uploads
 class ImageInput:
     data: bytes
     source: str  # "multipart" | "base64" | "s3" | "raw", for the log line
+    # Text options sent beside the image (multipart text fields, JSON keys), e.g. the vocabulary's.
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+# Options a client may send in the body as well as in the query string (ocrcore.vocab).
+BODY_OPTIONS = ("allowlist", "blocklist", "pattern", "hotwords")
 
 
 def decode_base64(value: Any) -> bytes:
@@ -78,18 +84,20 @@ async def read_image(request: Request) -> ImageInput:
                     422, "missing_field",
                     "field 'image' must be a file part, not a text field; e.g. curl -F image=@photo.jpg",
                 )
-            return ImageInput(await part.read(), "multipart")
+            options = {k: v for k in BODY_OPTIONS if isinstance(v := form.get(k), str)}
+            return ImageInput(await part.read(), "multipart", options)
         finally:
             await form.close()
     if ctype in ("application/json", "text/json") or ctype.endswith("+json"):
         payload = parse_json(await request.body())
         if not isinstance(payload, dict):
             raise ApiError(422, "missing_field", 'expected a JSON object: {"image_base64": "..."} or {"s3_key": "..."}')
+        options = {k: v for k in BODY_OPTIONS if isinstance(v := payload.get(k), str)}
         if payload.get("image_base64") is not None:
-            return ImageInput(decode_base64(payload["image_base64"]), "base64")
+            return ImageInput(decode_base64(payload["image_base64"]), "base64", options)
         if payload.get("s3_key") is not None:
             key = uploads.check_key(payload["s3_key"], caller_identity(request.scope))
-            return ImageInput(await run_in_threadpool(uploads.fetch, key), "s3")
+            return ImageInput(await run_in_threadpool(uploads.fetch, key), "s3", options)
         got = ", ".join(repr(k) for k in payload) or "none"
         raise ApiError(422, "missing_field", f"JSON body needs 'image_base64' or 's3_key' (received keys: {got})")
     if ctype.startswith("image/") or ctype in ("application/octet-stream", "application/pdf"):

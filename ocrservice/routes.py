@@ -53,6 +53,10 @@ async def api_ocr(
     output: Literal["json", "pdf"] | None = Query(
         None, description="`pdf`: answer with the searchable PDF (also `Accept: application/pdf`); default JSON"),
     previews: bool = Query(False, description="PDF/TIFF JSON: each page also as a small JPEG data URL (`pages[].preview`)"),
+    allowlist: str | None = Query(None, description="only these characters may be read, e.g. 0123456789.- (docs/vocabulary.md)"),
+    blocklist: str | None = Query(None, description="characters never read"),
+    pattern: str | None = Query(None, description="regular expression each line must match, e.g. [京沪粤][A-Z][A-Z0-9]{5,6}"),
+    hotwords: str | None = Query(None, description="terms to prefer, comma- or newline-separated, each optionally term:weight"),
 ) -> OCRResponse | DocumentResponse | Response:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -63,12 +67,14 @@ async def api_ocr(
         raise ApiError(413, "image_too_large", f"image is {len(image.data):,} bytes; the limit is {limit:,}")
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
+    asked = {"allowlist": allowlist, "blocklist": blocklist, "pattern": pattern, "hotwords": hotwords}
+    vocabulary = {k: v if v is not None else image.fields.get(k) for k, v in asked.items()}
     want_pdf = documents.wants_pdf(output, request.headers.get("accept", ""))
     # a TIFF's frame count walks its header chain (no pixel decoded): off the event loop all the same
     if want_pdf or await run_in_threadpool(documents.is_document, image.data):
         return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
-                                   want_pdf=want_pdf, previews=previews, use_cache=use_cache)
-    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)
+                                   want_pdf=want_pdf, previews=previews, use_cache=use_cache, vocabulary=vocabulary)
+    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:
@@ -85,14 +91,16 @@ async def api_ocr(
 
 
 async def _api_document(request: Request, image: ImageInput, *, detect: bool, cls: bool | None, pages: str | None,
-                        force_ocr: bool, want_pdf: bool, previews: bool, use_cache: bool) -> DocumentResponse | Response:
+                        force_ocr: bool, want_pdf: bool, previews: bool, use_cache: bool,
+                        vocabulary: dict[str, str | None]) -> DocumentResponse | Response:
     """A PDF or multi-page TIFF (or any image with ``output=pdf``): JSON with ``pages``, or the searchable PDF."""
     from ocrcore.document import searchable_pdf
 
     state = request.app.state
     info = request.scope["state"]["log"]
     entry, cached = await state.service.document(image.data, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
-                                                 previews=previews and not want_pdf, use_cache=use_cache)
+                                                 previews=previews and not want_pdf, use_cache=use_cache,
+                                                 vocabulary=vocabulary)
     doc = entry.result
     state.metrics.lines.inc(entry.line_count)
     info.update(kind=doc.kind, pages=len(doc.pages), page_count=doc.page_count, lines=entry.line_count, cached=cached)

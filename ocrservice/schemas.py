@@ -19,6 +19,9 @@ class LineOut(BaseModel):
         examples=[[[12, 30], [410, 30], [410, 62], [12, 62]]],
         description="four [x, y] points clockwise from top-left, in pixels of the (EXIF-rotated) image",
     )
+    constraint: str | None = Field(None, examples=["allowlist"], description="the constraint(s) that shaped this line "
+                                   "(allowlist, blocklist, pattern, hotwords, joined by +); absent when none did")
+    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely (absent otherwise)")
 
 
 class OCRResponse(BaseModel):
@@ -129,7 +132,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "s3_key: no such uploaded object (not uploaded, or expired)",
         413: "too many bytes or too many pixels; a PDF/TIFF with too many pages or an absurd page size",
         415: "unsupported image format or request content type",
-        422: "missing or misnamed field, bad query parameter; an encrypted or malformed PDF, a bad `pages` range",
+        422: "missing or misnamed field, bad query parameter; an encrypted or malformed PDF, a bad `pages` range, bad vocabulary option (invalid_constraint)",
         429: "too many requests from this client (OCR_RATE_LIMIT); retry after the Retry-After seconds",
         501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
         502: "s3_key: the object store could not be read",
@@ -163,7 +166,10 @@ OCR_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {"type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}
+                "schema": {"type": "object", "required": ["image"], "properties": {
+                    "image": {"type": "string", "format": "binary"},
+                    **{k: {"type": "string", "description": f"{k} (as the query parameter; the query wins)"}
+                       for k in ("allowlist", "blocklist", "pattern", "hotwords")}}}
             },
             "application/json": {"schema": OCRJson.model_json_schema()},
             "image/*": {"schema": {"type": "string", "format": "binary"}},

@@ -7,7 +7,7 @@
 - At most ``OCR_MAX_QUEUE`` OCR jobs are admitted at once (running + waiting for a worker);
   beyond that requests get 503 at once instead of queueing without bound. A job counts until
   its worker thread finishes, even if the client has gone.
-- Results are cached by (sha256 of the bytes, detect, cls) in a bounded LRU, and identical
+- Results are cached by (sha256 of the bytes, detect, cls, vocabulary constraint) in a bounded LRU, and identical
   requests in flight share one computation.
 - A PDF or multi-page TIFF is one job (one worker, pages one after another, ocrservice.documents);
   its cache key adds the document options (``pages``, ``force_ocr``, previews).
@@ -34,7 +34,7 @@ from .metrics import Metrics
 
 log = logging.getLogger("ocr.service")
 
-CacheKey = tuple[Any, ...]  # (sha256, detect, cls) for an image; documents add their options
+CacheKey = tuple[Any, ...]  # (sha256, detect, cls, constraint) for an image; documents add their options
 
 
 class ResultCache:
@@ -130,22 +130,28 @@ class OCRService:
 
     # ------------------------------------------------------------------ OCR
 
-    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True) -> tuple[OCRResult, bool]:
-        """OCR image bytes; returns (result, served_from_cache). Raises OCRError / ApiError."""
+    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True,
+                  vocabulary: dict[str, str | None] | None = None) -> tuple[OCRResult, bool]:
+        """OCR image bytes; returns (result, served_from_cache). ``vocabulary``: the request's
+        allowlist/blocklist/pattern/hotwords (None = the deployment's default). Raises OCRError
+        (``VocabularyError`` 422 for a bad constraint) / ApiError."""
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
-        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls)
-        return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls), use_cache)
+        constraint = engine.vocabulary.override(**(vocabulary or {}))
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint)
+        return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls, **constraint.as_kwargs()), use_cache)
 
     async def document(self, data: bytes, *, detect: bool, cls: bool | None, pages: str | None, force_ocr: bool,
-                       previews: bool = False, use_cache: bool = True) -> tuple[DocumentEntry, bool]:
+                       previews: bool = False, use_cache: bool = True,
+                       vocabulary: dict[str, str | None] | None = None) -> tuple[DocumentEntry, bool]:
         """OCR a PDF or multi-page TIFF (or an image, as a one-page document) in one worker thread,
         page by page; returns (entry, served_from_cache). Raises DocumentError / OCRError / ApiError.
 
         Admitted as one job. A cached result with previews also answers a request without them."""
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
-        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr))
+        constraint = engine.vocabulary.override(**(vocabulary or {}))
+        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr), constraint)
         if use_cache and not previews:
             hit = self.cache.get((*base, True))
             if hit is not None:
@@ -155,7 +161,7 @@ class OCRService:
 
         def job() -> DocumentEntry:
             return run_document(engine, data, pages=pages, max_pages=max_pages, force_ocr=force_ocr,
-                                previews=previews, detect=detect, cls=use_cls)
+                                previews=previews, detect=detect, cls=use_cls, **constraint.as_kwargs())
 
         return await self._run((*base, bool(previews)), job, use_cache)
 

@@ -14,6 +14,7 @@ import pytest
 
 from ocrcore.config import EngineConfig
 from ocrcore.types import Line, OCRResult
+from ocrcore.vocab import Constraint
 from ocrservice.app import create_app
 from ocrservice.config import Settings
 
@@ -45,8 +46,11 @@ class FakeEngine:
         if not hold:
             self.release.set()
         self.lines: tuple = (Line("北京 42.00", 0.98, ((1, 2), (30, 2), (30, 12), (1, 12))),)
+        self.vocabulary = Constraint()
+        self.constraints: list[dict] = []
 
-    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None) -> OCRResult:
+    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None, **constraint) -> OCRResult:
+        self.constraints.append(constraint)
         self.calls += 1
         self.started.set()
         assert self.release.wait(10), "the test never released the engine"
@@ -75,6 +79,26 @@ def test_result_cache_and_no_cache() -> None:
             again = await post(client, b"other bytes")
             assert fresh.json()["cached"] is False and again.json()["cached"] is False  # no-cache did not fill it
             assert engine.calls == 3
+
+    asyncio.run(run())
+
+
+def test_cache_key_includes_the_vocabulary() -> None:
+    """The same image under another constraint is computed again; the same constraint, sent as a
+    query or as a form field, is one cache entry; the engine gets the resolved constraint."""
+    async def run() -> None:
+        engine = FakeEngine()
+        async with app_with(engine) as client:
+            files = {"image": ("a.png", PNG, "image/png")}
+            free = await client.post("/api/ocr", files=files)
+            digits = await client.post("/api/ocr?allowlist=0123456789", files=files)
+            again = await client.post("/api/ocr", files=files, data={"allowlist": "0123456789"})
+            assert [r.json()["cached"] for r in (free, digits, again)] == [False, False, True]
+            assert engine.calls == 2
+            assert engine.constraints[1] == {"allowlist": "0123456789", "blocklist": "", "pattern": "", "hotwords": {}}
+            bad = await client.post("/api/ocr?hotwords=x:-1", files=files)
+            assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_constraint"
+            assert engine.calls == 2
 
     asyncio.run(run())
 

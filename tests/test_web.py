@@ -662,3 +662,35 @@ def test_pdf_pages_one_at_a_time_and_searchable_pdf(server, browser, tmp_path, s
     assert page.locator("#pagebar").is_hidden()
     assert not page.js_errors, page.js_errors
     context.close()
+
+
+def test_vocabulary_options(server, browser, tmp_path):
+    """The options' allowlist reaches the API and shapes the line; a bad pattern gets the page's
+    localized error with the server's detail, and the page keeps working."""
+    from ocrcore.synth import render_line
+    from tests.helpers import png_bytes
+
+    image = tmp_path / "amount.png"
+    image.write_bytes(png_bytes(render_line("Total 1O5.2O", 40)))
+    context, page = open_page(browser, f"{server}/?lang=en")
+    ocr_urls: list[str] = []
+    answers: list = []
+    page.on("request", lambda r: ocr_urls.append(r.url) if "/api/ocr" in r.url else None)
+    page.on("response", lambda r: answers.append(r) if "/api/ocr" in r.url else None)
+    page.click("summary")
+    page.uncheck("#opt-detect")
+    page.fill("#opt-allowlist", "0123456789.")
+    page.set_input_files("#file-input", str(image))
+    page.click("#run-btn")
+    page.wait_for_selector("#lines .line")
+    assert "allowlist=0123456789." in ocr_urls[-1]
+    line = answers[-1].json()["text"][0]
+    assert line["constraint"] == "allowlist" and set(line["text"]) <= set("0123456789.")
+    assert line["text"] in page.locator("#lines .line").first.inner_text()
+    page.fill("#opt-pattern", "([0-9")
+    page.click("#run-btn")
+    page.wait_for_function("!document.getElementById('run-btn').disabled")
+    assert "pattern=" in ocr_urls[-1]
+    assert "Check the options" in page.content() and "invalid_constraint" in page.content()
+    assert not page.js_errors
+    context.close()

@@ -16,12 +16,15 @@ from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
 from .decode import decode_image
 from .detect import Detector
 from .host import cpu_info, usable_cores
+from .layout import block_box, reading_order
 from .models import profile_files
 from .precision import Choice
 from .preprocess import EnhanceMode, enhance
-from .recognize import Recognizer, load_charset
+from .recognize import LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
-from .types import Line, OCRResult
+from .spacing import restore_spaces
+from .types import Block, Line, OCRResult, Word
+from .words import line_words
 
 
 class OCREngine:
@@ -78,18 +81,21 @@ class OCREngine:
         detect: bool = True,
         cls: bool | None = None,
         enhance_mode: EnhanceMode | None = None,
+        words: bool = False,
     ) -> OCRResult:
         """OCR one image (encoded bytes, or a BGR uint8 array).
 
         ``detect=False`` treats the whole image as one text line. ``cls`` overrides the
-        configured 0/180 classifier. Raises :class:`~ocrcore.errors.OCRError` for bad input.
+        configured 0/180 classifier. ``words=True`` gives each line its words (Latin) and
+        characters (Chinese) with boxes and confidences (ocrcore.words). Lines come in reading
+        order, grouped into ``blocks`` (ocrcore.layout). Raises :class:`~ocrcore.errors.OCRError` for bad input.
         Blocks while every core of the engine is busy with other calls (ocrcore.cores).
         """
         with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode)
+            return self._ocr(image, detect, cls, enhance_mode, words)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
-             enhance_mode: EnhanceMode | None) -> OCRResult:
+             enhance_mode: EnhanceMode | None, words: bool = False) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -110,28 +116,57 @@ class OCREngine:
             crops = [crop_quad(img, q) for q in quads]
             timings["detect"] = time.perf_counter() - t_pre
         t2 = time.perf_counter()
+        flipped = [False] * len(crops)
         if use_cls and crops:
-            crops = self.classifier.fix(crops)
+            fixed = self.classifier.fix(crops)
+            flipped = [a is not b for a, b in zip(crops, fixed)]  # fix() returns unflipped crops as they are
+            crops = fixed
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
-        texts = self.recognizer.recognize(crops)
-        timings["recognize"] = time.perf_counter() - t3
+        readings = self.recognizer.recognize_detailed(crops)
+        t4 = time.perf_counter()
+        timings["recognize"] = t4 - t3
+        texts = [self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
+        t5 = time.perf_counter()
+        timings["spacing" if not words else "spacing_words"] = t5 - t4
         min_conf = 0.0 if not detect else self.config.min_confidence
+        kept = [(q, t) for q, t in zip(quads, texts) if t[0] and t[1] >= min_conf]
+        order, groups = reading_order([q for q, _ in kept])
+        block_of = {i: b for b, group in enumerate(groups) for i in group}
+        position = {i: n for n, i in enumerate(order)}
         lines = tuple(
-            Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q))  # type: ignore[arg-type]
-            for q, (text, conf) in zip(quads, texts)
-            if text and conf >= min_conf
+            Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q),  # type: ignore[arg-type]
+                 block=block_of[i], words=line_ws)
+            for i, (q, (text, conf, line_ws)) in ((i, kept[i]) for i in order)
         )
+        blocks = tuple(Block(b, block_box([kept[i][0] for i in group]), tuple(position[i] for i in group))
+                       for b, group in enumerate(groups))
+        timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
-        return OCRResult(lines, w, h, timings)
+        return OCRResult(lines, w, h, timings, blocks)
+
+    def _read_line(self, crop: np.ndarray, reading: LineReading, quad: np.ndarray, flipped: bool,
+                   words: bool) -> tuple[str, float, tuple[Word, ...] | None]:
+        """(text with missing spaces restored, confidence, words when asked) of one line."""
+        chars = [str(c) for c in self.recognizer.charset[reading.labels]]
+        chars, probs, runs = restore_spaces(crop, chars, reading.probs, reading.runs, reading.step_px)
+        found = line_words(crop, chars, probs, runs, reading.step_px, quad, flipped=flipped) if words else None
+        return "".join(chars).strip(), reading.confidence, found
 
     def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None) -> list[tuple[str, float]]:
-        """Recognition only, for images that are already single text lines."""
+        """Recognition only, for images that are already single text lines (missing spaces
+        restored as in :meth:`ocr`)."""
         crops = [_as_bgr(c) for c in crops]
         with self.cores.hold():
             if (self.config.use_cls if cls is None else cls) and crops:
                 crops = self.classifier.fix(crops)
-            return self.recognizer.recognize(crops)
+            readings = self.recognizer.recognize_detailed(crops)
+        out = []
+        for crop, r in zip(crops, readings):
+            chars = [str(c) for c in self.recognizer.charset[r.labels]]
+            chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
+            out.append(("".join(chars).strip(), r.confidence))
+        return out
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

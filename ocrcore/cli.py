@@ -1,6 +1,6 @@
 """The ``ocr`` command.
 
-    ocr IMAGE [IMAGE ...] [--json] [--no-detect] [--profile small|tiny]
+    ocr IMAGE [IMAGE ...] [--json] [--words] [--no-detect] [--profile small|tiny]
     ocr eval SET_DIR [SET_DIR ...] [--fold-case] [--limit N]
 """
 
@@ -41,6 +41,8 @@ def predict_main(argv: list[str]) -> int:
     ap.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     ap.add_argument("--json", action="store_true", help="one JSON object per image (JSON Lines)")
     ap.add_argument("--no-detect", action="store_true", help="treat each whole image as one text line")
+    ap.add_argument("--words", action="store_true",
+                    help="with --json: each line also lists its words and characters with boxes")
     _engine_args(ap)
     args = ap.parse_args(argv)
 
@@ -55,7 +57,7 @@ def predict_main(argv: list[str]) -> int:
         try:
             data = path.read_bytes()
             t0 = time.perf_counter()
-            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls)
+            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, words=args.words)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1

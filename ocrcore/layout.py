@@ -5,12 +5,15 @@ rule of our own for the choice between a vertical and a horizontal cut, so that 
 article is read column after column while a form or table whose cells line up in rows is read
 row by row:
 
-- a region is cut vertically at a white gutter (a gap in the projection of the lines onto x that
-  spans the whole region) when the lines on its two sides do not line up in rows, or when both
-  sides look like running text (:func:`_is_prose`: several lines, most of them about as wide as
-  their column, columns many line-heights wide, lines close together);
-- otherwise it is cut horizontally at its widest white gap (the projection onto y);
-- a region that cannot be cut either way is read row by row (:func:`row_order`).
+- a region is cut vertically at white gutters (gaps in the projection of the lines onto x that
+  span the whole region) when the pieces look like the columns of an article (:func:`_are_columns`:
+  each several lines close together in a column many line heights wide, all about equally wide,
+  at least half of them running text whose lines mostly fill the column), whether or not their
+  lines line up;
+- otherwise it is cut horizontally at its widest white gap (the projection onto y): the rows of
+  a form, a table, a chat, a receipt;
+- else vertically at its widest gutter (side-by-side pieces whose lines interleave in height);
+- a region that cannot be cut at all is read row by row (:func:`row_order`).
 
 Lines of consecutive leaves that sit close under one another, overlap in x and have similar
 heights are grouped into one block (a paragraph; the rows of a tight table).
@@ -28,16 +31,16 @@ from .types import Point
 
 # A vertical gutter narrower than this many line heights is a word gap, not a column gap.
 MIN_GUTTER = 1.0
-# Running text (_is_prose): at least this many lines, median line width at least this share of
-# the column's width, the column at least this many line heights wide, line pitch at most this.
+# Running text (_is_prose): at least this many lines; a quarter of them at least PROSE_FULL of
+# the column's width and half at least PROSE_FILL (paragraphs end in short lines); the column at
+# least this many line heights wide; line pitch at most this many line heights.
 PROSE_MIN_LINES = 2
-PROSE_FILL = 0.6
+PROSE_FULL = 0.8
+PROSE_FILL = 0.5
 PROSE_MIN_WIDTH = 7.0
 PROSE_MAX_PITCH = 2.2
-# Lines "line up in a row" when their y-extents overlap by half the smaller height; two sides
-# line up when this share of the smaller side's lines do.
-ROW_OVERLAP = 0.5
-ROW_ALIGNED = 0.5
+# Columns of one article are about equally wide: the narrowest at least this share of the widest.
+COLUMN_WIDTHS = 0.75
 # Boxes from DB are grown (unclip), so neighbouring rows of dense text touch: projections use
 # the boxes shrunk by this share of their height on each side.
 CORE = 0.2
@@ -91,48 +94,68 @@ def _core(b: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return b[:, 0] + CORE * h, b[:, 2] - CORE * h
 
 
-def _rows_line_up(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether most lines of the smaller of two sides have a partner on the other side at the
-    same height (overlap of y-extents >= ROW_OVERLAP of the smaller height)."""
-    small, other = (a, b) if len(a) <= len(b) else (b, a)
-    inter = np.minimum(small[:, None, 3], other[None, :, 3]) - np.maximum(small[:, None, 1], other[None, :, 1])
-    hs = small[:, 3] - small[:, 1]
-    ho = other[:, 3] - other[:, 1]
-    paired = (inter >= ROW_OVERLAP * np.minimum(hs[:, None], ho[None, :])).any(axis=1)
-    return bool(paired.mean() >= ROW_ALIGNED)
-
-
-def _is_prose(b: np.ndarray) -> bool:
-    """Whether lines (n, 4) look like a column of running text (module docstring)."""
+def _is_column(b: np.ndarray) -> bool:
+    """Whether lines (n, 4) stack like a column of text: several, each under the other (none side
+    by side), close together, in a column many line heights wide."""
     if len(b) < PROSE_MIN_LINES:
         return False
     h = float(np.median(b[:, 3] - b[:, 1]))
-    extent = float(b[:, 2].max() - b[:, 0].min())
-    widths = b[:, 2] - b[:, 0]
-    if extent < PROSE_MIN_WIDTH * h or float(np.median(widths)) < PROSE_FILL * extent:
+    if float(b[:, 2].max() - b[:, 0].min()) < PROSE_MIN_WIDTH * h:
+        return False
+    lo, hi = _core(b, 1)
+    if len(_gaps(lo, hi)) < len(b) - 1:  # lines side by side: cells of a table, not a column
         return False
     centres = np.sort(0.5 * (b[:, 1] + b[:, 3]))
     return float(np.median(np.diff(centres))) <= PROSE_MAX_PITCH * h
 
 
-def _column_cut(idx: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _is_prose(b: np.ndarray) -> bool:
+    """Whether lines (n, 4) look like a column of running text: a column (:func:`_is_column`)
+    whose lines mostly fill its width (module docstring)."""
+    if not _is_column(b):
+        return False
+    extent = float(b[:, 2].max() - b[:, 0].min())
+    widths = b[:, 2] - b[:, 0]
+    return float(np.median(widths)) >= PROSE_FILL * extent and float(np.percentile(widths, 75)) >= PROSE_FULL * extent
+
+
+def _are_columns(parts: list[np.ndarray]) -> bool:
+    """Whether side-by-side groups of lines are columns of an article: all stack as columns of
+    about the same width (within COLUMN_WIDTHS of the widest), at least half are running text."""
+    if not all(_is_column(p) for p in parts):
+        return False
+    extents = [float(p[:, 2].max() - p[:, 0].min()) for p in parts]
+    if min(extents) < COLUMN_WIDTHS * max(extents):
+        return False
+    return 2 * sum(_is_prose(p) for p in parts) >= len(parts)
+
+
+def _column_cut(idx: np.ndarray, b: np.ndarray, *, prose_only: bool) -> list[np.ndarray] | None:
+    """Split at vertical gutters at least MIN_GUTTER line heights wide, into pieces left to
+    right: at every such gutter when the pieces are columns of an article (:func:`_are_columns`),
+    else at the widest one whose two sides are; unless ``prose_only``, at the widest gutter
+    whatever the sides."""
     sub = b[idx]
     h = float(np.median(sub[:, 3] - sub[:, 1]))
     lo, hi = _core(sub, 0)
-    gaps = sorted(_gaps(lo, hi), key=lambda g: g[0] - g[1])  # widest first
-    for g0, g1 in gaps:
-        if g1 - g0 < MIN_GUTTER * h:
-            break
-        left = 0.5 * (sub[:, 0] + sub[:, 2]) < 0.5 * (g0 + g1)
+    gaps = [g for g in _gaps(lo, hi) if g[1] - g[0] >= MIN_GUTTER * h]
+    if not gaps:
+        return None
+    cx = 0.5 * (sub[:, 0] + sub[:, 2])
+    piece = np.searchsorted([0.5 * (g0 + g1) for g0, g1 in gaps], cx)
+    pieces = [idx[piece == k] for k in range(len(gaps) + 1) if (piece == k).any()]
+    if len(pieces) > 2 and _are_columns([b[p] for p in pieces]):
+        return pieces
+    for g0, g1 in sorted(gaps, key=lambda g: g[0] - g[1]):  # widest first
+        left = cx < 0.5 * (g0 + g1)
         if left.all() or not left.any():
             continue
-        a, c = sub[left], sub[~left]
-        if not _rows_line_up(a, c) or (_is_prose(a) and _is_prose(c)):
-            return idx[left], idx[~left]
+        if not prose_only or _are_columns([sub[left], sub[~left]]):
+            return [idx[left], idx[~left]]
     return None
 
 
-def _row_cut(idx: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _row_cut(idx: np.ndarray, b: np.ndarray) -> list[np.ndarray] | None:
     sub = b[idx]
     lo, hi = _core(sub, 1)
     gaps = _gaps(lo, hi)
@@ -140,7 +163,7 @@ def _row_cut(idx: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | 
         return None
     g0, g1 = max(gaps, key=lambda g: g[1] - g[0])  # widest; the topmost of equals
     top = 0.5 * (sub[:, 1] + sub[:, 3]) < 0.5 * (g0 + g1)
-    return idx[top], idx[~top]
+    return [idx[top], idx[~top]]
 
 
 def row_order(b: np.ndarray) -> list[int]:
@@ -166,10 +189,10 @@ def _leaves(idx: np.ndarray, b: np.ndarray) -> list[list[int]]:
     """XY-cut: groups of line indices (a single line or one row) in reading order."""
     if len(idx) == 1:
         return [[int(idx[0])]]
-    cut = _column_cut(idx, b) or _row_cut(idx, b)
+    cut = _column_cut(idx, b, prose_only=True) or _row_cut(idx, b) or _column_cut(idx, b, prose_only=False)
     if cut is None:
         return [[int(idx[i]) for i in row_order(b[idx])]]
-    return _leaves(cut[0], b) + _leaves(cut[1], b)
+    return [leaf for part in cut for leaf in _leaves(part, b)]
 
 
 def _joins(prev: list[int], leaf: list[int], b: np.ndarray) -> bool:

@@ -24,6 +24,7 @@ from .schemas import (
     OCR_BODY,
     UPLOAD_BODY,
     UPLOAD_RESPONSES,
+    BlockOut,
     HealthResponse,
     LineOut,
     OCRResponse,
@@ -42,6 +43,7 @@ async def api_ocr(
     image: ImageInput = Depends(read_image),
     detect: bool = Query(True, description="false: the image is one text line (skip detection)"),
     cls: bool | None = Query(None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, off)"),
+    words: bool = Query(False, description="true: each line also has `words`, its words and characters with boxes"),
 ) -> OCRResponse:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -52,7 +54,7 @@ async def api_ocr(
         raise ApiError(413, "image_too_large", f"image is {len(image.data):,} bytes; the limit is {limit:,}")
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
-    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)
+    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, words=words)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:
@@ -65,6 +67,7 @@ async def api_ocr(
         request_id=request.scope["state"].get("request_id", ""),
         cached=cached,
         timings={} if cached else {k: round(v, 4) for k, v in result.timings.items()},
+        blocks=[BlockOut(**b.to_dict()) for b in result.blocks],
     )
 
 

@@ -148,17 +148,22 @@ def evaluate_set(engine, set_dir: Path, *, fold_case: bool = False, limit: int |
 
 
 def order_score(pred: list[str], truth: list[str], min_acc: float = 0.7) -> tuple[float, int]:
-    """How well predicted lines follow the true reading order: each true line is matched to the
-    predicted line most like it (char accuracy >= ``min_acc``, normalised text); returns (share
-    of consecutive true pairs whose matches come in the same order, number of true lines
-    matched). Pairs with an unmatched line count as wrong."""
+    """How well predicted lines follow the true reading order: each true line, in order, is
+    matched to the predicted line most like it not matched yet (char accuracy >= ``min_acc``,
+    normalised text; of equals, the earliest); returns (share of consecutive true pairs whose
+    matches come in the same order, number of true lines matched). Pairs with an unmatched
+    line count as wrong."""
     p = [normalize_text(t) for t in pred]
+    used: set[int] = set()
     where: list[int | None] = []
     for t in truth:
         nt = normalize_text(t)
-        scores = [char_accuracy(x, nt) for x in p]
+        scores = [-1.0 if i in used else char_accuracy(x, nt) for i, x in enumerate(p)]
         best = int(np.argmax(scores)) if scores else -1
-        where.append(best if scores and scores[best] >= min_acc else None)
+        found = best if scores and scores[best] >= min_acc else None
+        if found is not None:
+            used.add(found)
+        where.append(found)
     pairs = list(itertools.pairwise(where))
     good = sum(1 for a, b in pairs if a is not None and b is not None and a < b)
     return (good / len(pairs) if pairs else float(where[0] is not None) if where else 1.0,

@@ -10,8 +10,8 @@ row by row:
   each several lines close together in a column many line heights wide, all about equally wide,
   at least half of them running text whose lines mostly fill the column), whether or not their
   lines line up;
-- otherwise it is cut horizontally at its widest white gap (the projection onto y): the rows of
-  a form, a table, a chat, a receipt;
+- otherwise it is cut horizontally at its widest white gap (the projection onto y) and at the
+  gaps nearly as wide: the rows of a form, a table, a chat, a receipt;
 - else vertically at its widest gutter (side-by-side pieces whose lines interleave in height);
 - a region that cannot be cut at all is read row by row (:func:`row_order`).
 
@@ -44,6 +44,8 @@ COLUMN_WIDTHS = 0.75
 # Boxes from DB are grown (unclip), so neighbouring rows of dense text touch: projections use
 # the boxes shrunk by this share of their height on each side.
 CORE = 0.2
+# Horizontal cuts are made at the widest white gap and at every gap at least this share of it.
+ROW_TIE = 0.9
 # Consecutive leaves join one block when the white between them is at most this many line
 # heights and their heights differ by at most this ratio.
 BLOCK_GAP = 1.0
@@ -78,13 +80,9 @@ def _boxes(quads: np.ndarray) -> np.ndarray:
 def _gaps(lo: np.ndarray, hi: np.ndarray) -> list[tuple[float, float]]:
     """White gaps (start, end) between the merged intervals [lo, hi], left to right."""
     order = np.argsort(lo, kind="stable")
-    gaps = []
-    end = hi[order[0]]
-    for i in order[1:]:
-        if lo[i] > end:
-            gaps.append((float(end), float(lo[i])))
-        end = max(end, hi[i])
-    return gaps
+    lo_s, reach = lo[order], np.maximum.accumulate(hi[order])
+    at = np.flatnonzero(lo_s[1:] > reach[:-1])
+    return [(float(reach[i]), float(lo_s[i + 1])) for i in at]
 
 
 def _core(b: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -156,14 +154,17 @@ def _column_cut(idx: np.ndarray, b: np.ndarray, *, prose_only: bool) -> list[np.
 
 
 def _row_cut(idx: np.ndarray, b: np.ndarray) -> list[np.ndarray] | None:
+    """Split at the widest horizontal white gap, and at every gap nearly as wide (ROW_TIE), top
+    to bottom: evenly spaced rows come apart in one step."""
     sub = b[idx]
     lo, hi = _core(sub, 1)
     gaps = _gaps(lo, hi)
     if not gaps:
         return None
-    g0, g1 = max(gaps, key=lambda g: g[1] - g[0])  # widest; the topmost of equals
-    top = 0.5 * (sub[:, 1] + sub[:, 3]) < 0.5 * (g0 + g1)
-    return [idx[top], idx[~top]]
+    widest = max(g1 - g0 for g0, g1 in gaps)
+    cuts = [0.5 * (g0 + g1) for g0, g1 in gaps if g1 - g0 >= ROW_TIE * widest]
+    band = np.searchsorted(cuts, 0.5 * (sub[:, 1] + sub[:, 3]))
+    return [idx[band == k] for k in range(len(cuts) + 1) if (band == k).any()]
 
 
 def row_order(b: np.ndarray) -> list[int]:
@@ -186,29 +187,40 @@ def row_order(b: np.ndarray) -> list[int]:
 
 
 def _leaves(idx: np.ndarray, b: np.ndarray) -> list[list[int]]:
-    """XY-cut: groups of line indices (a single line or one row) in reading order."""
-    if len(idx) == 1:
-        return [[int(idx[0])]]
-    cut = _column_cut(idx, b, prose_only=True) or _row_cut(idx, b) or _column_cut(idx, b, prose_only=False)
-    if cut is None:
-        return [[int(idx[i]) for i in row_order(b[idx])]]
-    return [leaf for part in cut for leaf in _leaves(part, b)]
+    """XY-cut: groups of line indices (a single line or one row) in reading order. Depth-first
+    with an explicit stack: a page of thousands of rows is cut one row at a time."""
+    out: list[list[int]] = []
+    stack = [idx]
+    while stack:
+        region = stack.pop()
+        if len(region) == 1:
+            out.append([int(region[0])])
+            continue
+        cut = (_column_cut(region, b, prose_only=True) or _row_cut(region, b)
+               or _column_cut(region, b, prose_only=False))
+        if cut is None:
+            out.append([int(region[i]) for i in row_order(b[region])])
+        else:
+            stack.extend(reversed(cut))
+    return out
 
 
 def _joins(prev: list[int], leaf: list[int], b: np.ndarray) -> bool:
-    """Whether a leaf continues the block whose last leaf is ``prev`` (module docstring)."""
+    """Whether a leaf continues the block whose last leaf is ``prev`` (module docstring).
+    Plain Python on the few boxes of two leaves: numpy's per-call cost would dominate."""
     if (len(prev) > 1) != (len(leaf) > 1):
         return False
-    p, q = b[prev], b[leaf]
-    hp, hq = float(np.median(p[:, 3] - p[:, 1])), float(np.median(q[:, 3] - q[:, 1]))
+    p, q = b[prev].tolist(), b[leaf].tolist()
+    hp = sum(r[3] - r[1] for r in p) / len(p)
+    hq = sum(r[3] - r[1] for r in q) / len(q)
     if max(hp, hq) > BLOCK_HEIGHT_RATIO * min(hp, hq):
         return False
-    p_bottom, q_top = float(p[:, 3].max()), float(q[:, 1].min())
-    if q_top < float(p[:, 1].max()):  # not below: a new column
+    q_top = min(r[1] for r in q)
+    if q_top < max(r[1] for r in p):  # not below: a new column
         return False
-    if q_top - p_bottom > BLOCK_GAP * max(hp, hq):
+    if q_top - max(r[3] for r in p) > BLOCK_GAP * max(hp, hq):
         return False
-    return min(float(p[:, 2].max()), float(q[:, 2].max())) > max(float(p[:, 0].min()), float(q[:, 0].min()))
+    return min(max(r[2] for r in p), max(r[2] for r in q)) > max(min(r[0] for r in p), min(r[0] for r in q))
 
 
 def reading_order(quads: list[np.ndarray] | np.ndarray) -> tuple[list[int], list[list[int]]]:

@@ -36,7 +36,7 @@ def make(out: Path, n: int) -> None:
             name = f"{kind}_{i:03d}.png"
             cv2.imwrite(str(out / name), img)
             truth[name] = {"kind": kind, "lines": [ln.text for ln in lines]}
-        img, text, chars = render_mixed_line(i)
+        img, text, chars = render_mixed_line(1000 + i)  # held out: SPACE_GAP was set on seeds 0-79
         name = f"mixed_{i:03d}.png"
         cv2.imwrite(str(out / name), img)
         truth[name] = {"kind": "mixed", "text": text, "chars": [[c.char, list(c.box)] for c in chars]}

@@ -2,7 +2,7 @@
 mixed Chinese/English lines with known character boxes.
 
 Made-up text in the system's TrueType fonts (DejaVu and Liberation for Latin, WenQuanYi Micro
-Hei for Chinese: fonts-dejavu-core, fonts-liberation, fonts-wqy-microhei, in the Makefile's
+Hei for Chinese: fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-wqy-microhei, in the Makefile's
 TEST_DEBS); :func:`fonts_available` says whether they are installed. A seed gives the same
 image every time. Each generator returns the BGR uint8 image and its truth in reading order.
 """

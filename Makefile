@@ -39,7 +39,7 @@ debs = @missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$
 BENCH_DEBS := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng
 # What the tests use: chromium (browser tests), shellcheck (edge install script),
 # fonts-wqy-microhei (Chinese glyphs in page screenshots), Tesseract (bench.peers adapter test).
-TEST_DEBS := chromium shellcheck fonts-wqy-microhei poppler-utils $(BENCH_DEBS)
+TEST_DEBS := chromium shellcheck fonts-wqy-microhei fonts-dejavu-core fonts-dejavu-extra fonts-liberation poppler-utils $(BENCH_DEBS)
 browser:
 	$(call debs,$(TEST_DEBS),some tests)
 

@@ -1,6 +1,6 @@
 """The ``ocr`` command.
 
-    ocr IMAGE [IMAGE ...] [--json] [--no-detect] [--profile small|tiny]
+    ocr IMAGE [IMAGE ...] [--json] [--words] [--no-detect] [--profile small|tiny]
         [--allowlist CHARS] [--blocklist CHARS] [--pattern REGEX] [--hotwords FILE]
     ocr scan.pdf [--pages 1-3,7] [--force-ocr] [--searchable out.pdf] [--json]
     ocr photo.jpg --searchable out.pdf
@@ -57,6 +57,8 @@ def predict_main(argv: list[str]) -> int:
     voc.add_argument("--pattern", metavar="REGEX", default=None, help="each line must match this regular expression")
     voc.add_argument("--hotwords", metavar="FILE", type=Path, default=None,
                      help="terms to prefer: one `term` or `term:weight` per line")
+    ap.add_argument("--words", action="store_true",
+                    help="with --json: each line also lists its words and characters with boxes")
     _engine_args(ap)
     args = ap.parse_args(argv)
     if args.searchable is not None and len(args.images) != 1:
@@ -83,7 +85,7 @@ def predict_main(argv: list[str]) -> int:
             if args.searchable is not None or is_pdf(data) or is_multipage_tiff(data):
                 _document(engine, path, data, args, vocabulary)
                 continue
-            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, **vocabulary)
+            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, words=args.words, **vocabulary)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1

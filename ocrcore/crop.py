@@ -26,6 +26,26 @@ def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return crop
 
 
+def crop_to_image(quad: np.ndarray, points: np.ndarray, *, flipped: bool = False) -> np.ndarray:
+    """Map points (N, 2) float, pixels of the crop :func:`crop_quad` made from ``quad`` (after
+    its turn of tall crops, and after a 180° flip when ``flipped``), back to image pixels (N, 2)
+    float32, through the inverse of the same perspective transform."""
+    quad = quad.astype(np.float32)
+    w = int(round(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))))
+    h = int(round(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))))
+    w, h = max(w, 1), max(h, 1)
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2).copy()
+    rotated = h >= VERTICAL_RATIO * w
+    cw, ch = (h, w) if rotated else (w, h)
+    if flipped:
+        pts = np.array([cw, ch], dtype=np.float32) - pts
+    if rotated:  # np.rot90: crop (x', y') came from (w - y', x')
+        pts = np.stack([w - pts[:, 1], pts[:, 0]], axis=1)
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(dst, quad)
+    return cv2.perspectiveTransform(pts[None], m)[0]
+
+
 class OrientationClassifier:
     """PP-OCR mobile 0/180 text-line classifier; flips lines it is confident are upside down."""
 

@@ -32,3 +32,21 @@ def greedy_decode(probs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """
     best = probs.argmax(axis=2)
     return greedy_collapse(best, np.take_along_axis(probs, best[:, :, None], axis=2)[:, :, 0])
+
+
+def greedy_runs(best: np.ndarray, best_p: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`greedy_collapse` that also says where each label was read: per row of the (B, T)
+    best-path class ids and probabilities, ``(labels int64 (n,), probs float32 (n,), runs int64
+    (n, 2))``, ``runs`` holding the first and last time step of each label's run (one time step
+    is 8 input pixels of the recogniser). Labels and probabilities equal greedy_collapse's."""
+    out = []
+    for b in range(best.shape[0]):
+        row = best[b]
+        start = np.ones(row.shape[0], dtype=bool)
+        start[1:] = row[1:] != row[:-1]
+        starts = np.flatnonzero(start)
+        ends = np.append(starts[1:] - 1, row.shape[0] - 1)
+        keep = row[starts] != 0
+        runs = np.stack([starts[keep], ends[keep]], axis=1).astype(np.int64)
+        out.append((row[starts[keep]].astype(np.int64), best_p[b][starts[keep]].astype(np.float32), runs))
+    return out

@@ -17,13 +17,16 @@ from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
 from .decode import decode_image
 from .detect import Detector
 from .host import cpu_info, usable_cores
+from .layout import block_box, reading_order
 from .models import profile_files
 from .precision import Choice
 from .preprocess import EnhanceMode, enhance
-from .recognize import Recognizer, load_charset
+from .recognize import LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
-from .types import Line, OCRResult
+from .spacing import restore_spaces
+from .types import Block, Line, OCRResult, Word
 from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
+from .words import line_words
 
 
 class OCREngine:
@@ -109,6 +112,7 @@ class OCREngine:
         blocklist: str | None = None,
         pattern: str | None = None,
         hotwords: str | Iterable[str] | Mapping[str, float] | None = None,
+        words: bool = False,
     ) -> OCRResult:
         """OCR one image (encoded bytes, or a BGR uint8 array).
 
@@ -116,17 +120,19 @@ class OCREngine:
         configured 0/180 classifier. ``allowlist``, ``blocklist``, ``pattern`` and ``hotwords``
         (terms, ``{term: weight}`` or ``"term:weight"`` text) constrain what may be read
         (ocrcore.vocab, docs/vocabulary.md); each replaces the deployment's default, ``""``
-        clears it. Raises :class:`~ocrcore.errors.OCRError` for bad input (``VocabularyError``,
-        status 422, for a bad constraint). Blocks while every core of the engine is busy with
-        other calls (ocrcore.cores).
+        clears it. ``words=True`` gives each line its words (Latin) and characters (Chinese) with
+        boxes and confidences (ocrcore.words). Lines come in reading order, grouped into
+        ``blocks`` (ocrcore.layout). Raises :class:`~ocrcore.errors.OCRError` for bad input
+        (``VocabularyError``, status 422, for a bad constraint). Blocks while every core of the
+        engine is busy with other calls (ocrcore.cores).
         """
         constraint = self.vocabulary.override(allowlist=allowlist, blocklist=blocklist, pattern=pattern, hotwords=hotwords)
         decoder = self.decoder(constraint)
         with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode, decoder)
+            return self._ocr(image, detect, cls, enhance_mode, decoder, words)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
-             enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None) -> OCRResult:
+             enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None, words: bool = False) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -147,29 +153,54 @@ class OCREngine:
             crops = [crop_quad(img, q) for q in quads]
             timings["detect"] = time.perf_counter() - t_pre
         t2 = time.perf_counter()
+        flipped = [False] * len(crops)
         if use_cls and crops:
-            crops = self.classifier.fix(crops)
+            fixed = self.classifier.fix(crops)
+            flipped = [a is not b for a, b in zip(crops, fixed)]  # fix() returns unflipped crops as they are
+            crops = fixed
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         if decoder is None:
-            texts = [Decoded(text, conf) for text, conf in self.recognizer.recognize(crops)]
-        else:
-            texts = self.recognizer.recognize_constrained(crops, decoder)
-        timings["recognize"] = time.perf_counter() - t3
+            readings = self.recognizer.recognize_detailed(crops)
+            t4 = time.perf_counter()
+            texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
+                self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
+        else:  # a constrained reading is taken as decoded: no spaces restored, no word boxes
+            t4 = time.perf_counter()
+            texts = [(d.text, d.confidence, None, d) for d in self.recognizer.recognize_constrained(crops, decoder)]
+        timings["recognize"] = t4 - t3
+        t5 = time.perf_counter()
+        timings["spacing"] = t5 - t4  # and the word boxes when asked
         min_conf = 0.0 if not detect else self.config.min_confidence
+        kept = [(q, t) for q, t in zip(quads, texts) if t[0] and t[1] >= min_conf]
+        order, groups = reading_order([q for q, _ in kept])
+        block_of = {i: b for b, group in enumerate(groups) for i in group}
+        position = {i: n for n, i in enumerate(order)}
         lines = tuple(
-            Line(d.text, d.confidence, tuple((int(round(x)), int(round(y))) for x, y in q),  # type: ignore[arg-type]
-                 constraint=d.constraint, pattern_fallback=d.pattern_fallback)
-            for q, d in zip(quads, texts)
-            if d.text and d.confidence >= min_conf
+            Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q),  # type: ignore[arg-type]
+                 block=block_of[i], words=line_ws,
+                 constraint=dec.constraint if dec else None, pattern_fallback=dec.pattern_fallback if dec else False)
+            for i, (q, (text, conf, line_ws, dec)) in ((i, kept[i]) for i in order)
         )
+        blocks = tuple(Block(b, block_box([kept[i][0] for i in group]), tuple(position[i] for i in group))
+                       for b, group in enumerate(groups))
+        timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
-        return OCRResult(lines, w, h, timings)
+        return OCRResult(lines, w, h, timings, blocks)
+
+    def _read_line(self, crop: np.ndarray, reading: LineReading, quad: np.ndarray, flipped: bool,
+                   words: bool) -> tuple[str, float, tuple[Word, ...] | None, Decoded | None]:
+        """(text with missing spaces restored, confidence, words when asked) of one line."""
+        chars = [str(c) for c in self.recognizer.charset[reading.labels]]
+        chars, probs, runs = restore_spaces(crop, chars, reading.probs, reading.runs, reading.step_px)
+        found = line_words(crop, chars, probs, runs, reading.step_px, quad, flipped=flipped) if words else None
+        return "".join(chars).strip(), reading.confidence, found, None
 
     def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None,
                         **constraint: str | Iterable[str] | Mapping[str, float] | None) -> list[tuple[str, float]]:
-        """Recognition only, for images that are already single text lines; ``constraint``:
-        the ``allowlist``/``blocklist``/``pattern``/``hotwords`` keywords of :meth:`ocr`."""
+        """Recognition only, for images that are already single text lines (missing spaces
+        restored as in :meth:`ocr`); ``constraint``: the ``allowlist``/``blocklist``/``pattern``/
+        ``hotwords`` keywords of :meth:`ocr`."""
         crops = [_as_bgr(c) for c in crops]
         decoder = self.decoder(self.vocabulary.override(**constraint))  # type: ignore[arg-type]
         with self.cores.hold():
@@ -177,7 +208,13 @@ class OCREngine:
                 crops = self.classifier.fix(crops)
             if decoder is not None:
                 return [(d.text, d.confidence) for d in self.recognizer.recognize_constrained(crops, decoder)]
-            return self.recognizer.recognize(crops)
+            readings = self.recognizer.recognize_detailed(crops)
+        out = []
+        for crop, r in zip(crops, readings):
+            chars = [str(c) for c in self.recognizer.charset[r.labels]]
+            chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
+            out.append(("".join(chars).strip(), r.confidence))
+        return out
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

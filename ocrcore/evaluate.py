@@ -8,6 +8,7 @@ whose centre falls inside each labelled box (do-not-care regions are skipped bot
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -144,3 +145,35 @@ def evaluate_set(engine, set_dir: Path, *, fold_case: bool = False, limit: int |
     return {"set": set_dir.name, "kind": kind, "count": len(rows), "page_f1": round(statistics.fmean(f1s), 4),
             "line_accuracy": round(statistics.fmean(line_accs), 4) if line_accs else None,
             "median_seconds": round(statistics.median(times), 4)}
+
+
+def order_score(pred: list[str], truth: list[str], min_acc: float = 0.7) -> tuple[float, int]:
+    """How well predicted lines follow the true reading order: each true line, in order, is
+    matched to the predicted line most like it not matched yet (char accuracy >= ``min_acc``,
+    normalised text; of equals, the earliest); returns (share of consecutive true pairs whose
+    matches come in the same order, number of true lines matched). Pairs with an unmatched
+    line count as wrong."""
+    p = [normalize_text(t) for t in pred]
+    used: set[int] = set()
+    where: list[int | None] = []
+    for t in truth:
+        nt = normalize_text(t)
+        scores = [-1.0 if i in used else char_accuracy(x, nt) for i, x in enumerate(p)]
+        best = int(np.argmax(scores)) if scores else -1
+        found = best if scores and scores[best] >= min_acc else None
+        if found is not None:
+            used.add(found)
+        where.append(found)
+    pairs = list(itertools.pairwise(where))
+    good = sum(1 for a, b in pairs if a is not None and b is not None and a < b)
+    return (good / len(pairs) if pairs else float(where[0] is not None) if where else 1.0,
+            sum(w is not None for w in where))
+
+
+def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two axis-aligned boxes (x0, y0, x1, y1)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

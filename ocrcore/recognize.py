@@ -10,12 +10,27 @@ import numpy as np
 import onnxruntime as ort
 
 from .cores import CorePool
-from .ctc import greedy_collapse
+from .ctc import greedy_collapse, greedy_runs
 from .preprocess import line_tensor_batch
 from .vocab import Decoded, LineDecoder
 
 # Outputs models/build.py adds to every recogniser: argmax class and its probability per time step.
 GREEDY_OUTPUTS = ["ctc_best", "ctc_best_prob"]
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """One line as the recogniser read it, with where: ``labels`` int64 (n,) class ids (spaces
+    included, blanks not), ``probs`` float32 (n,) their probabilities, ``runs`` int64 (n, 2) the
+    first and last CTC time step of each, ``step_px`` the crop pixels per time step (8 input
+    pixels scaled back to the crop). ``text`` and ``confidence`` are :meth:`Recognizer.recognize`'s."""
+
+    text: str
+    confidence: float
+    labels: np.ndarray
+    probs: np.ndarray
+    runs: np.ndarray
+    step_px: float
 
 
 def load_charset(path: Path) -> list[str]:
@@ -124,3 +139,33 @@ class Recognizer:
             for i, r in zip(idx, out):
                 results[i] = r
         return results
+
+    def recognize_detailed(self, crops: list[np.ndarray]) -> list[LineReading]:
+        """Line images (BGR uint8) -> :class:`LineReading` in the same order: the text and
+        confidence of :meth:`recognize` plus each character's CTC time steps."""
+        if not crops:
+            return []
+        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        results: list[LineReading | None] = [None] * len(crops)
+        h_in = self.params.height
+
+        def run(idx: list[int]) -> list[LineReading]:
+            width = self._width(max(ratios[i] for i in idx))
+            batch = line_tensor_batch([crops[i] for i in idx], h_in, width)
+            best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
+            out = []
+            for i, (labels, label_probs, runs) in zip(idx, greedy_runs(best, best_p)):
+                h, w = crops[i].shape[:2]
+                rw = min(width, max(1, int(np.ceil(h_in * w / max(h, 1)))))
+                out.append(LineReading("".join(self.charset[labels]).strip(),
+                                       float(label_probs.mean()) if len(labels) else 0.0,
+                                       labels, label_probs, runs, 8.0 * w / rw))
+            return out
+
+        batches = self._batches(ratios)
+        batches.reverse()
+        outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
+        for idx, out in zip(batches, outputs):
+            for i, r in zip(idx, out):
+                results[i] = r
+        return [r for r in results if r is not None]

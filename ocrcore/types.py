@@ -18,6 +18,8 @@ class Line:
     # joined by "+"; None = none did), and whether a requested pattern could not be matched.
     constraint: str | None = None
     pattern_fallback: bool = False
+    block: int | None = None  # id of the Block (OCRResult.blocks) the line belongs to
+    words: tuple[Word, ...] | None = None  # on request (ocr(..., words=True)); None otherwise
 
     def to_dict(self) -> dict:
         out = {
@@ -29,7 +31,40 @@ class Line:
             out["constraint"] = self.constraint
         if self.pattern_fallback:
             out["pattern_fallback"] = True
+        if self.block is not None:
+            out["block"] = self.block
+        if self.words is not None:
+            out["words"] = [w.to_dict() for w in self.words]
         return out
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word (run of Latin letters, digits and punctuation) or one CJK character of a line, with
+    the mean probability of its characters and its box (four points clockwise from the word's
+    top-left, image pixels), from the recogniser's CTC time steps (ocrcore.words)."""
+
+    text: str
+    confidence: float
+    box: tuple[Point, Point, Point, Point]
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "confidence": round(float(self.confidence), 4),
+                "box": [[int(x), int(y)] for x, y in self.box]}
+
+
+@dataclass(frozen=True)
+class Block:
+    """Lines read together: a paragraph, a column's piece, the rows of a tight table
+    (ocrcore.layout). ``box``: axis-aligned, four points clockwise from top-left, image pixels;
+    ``lines``: indices into :attr:`OCRResult.lines`."""
+
+    id: int
+    box: tuple[Point, Point, Point, Point]
+    lines: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "box": [[int(x), int(y)] for x, y in self.box], "lines": list(self.lines)}
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,7 @@ class OCRResult:
     width: int
     height: int
     timings: dict[str, float] = field(default_factory=dict)
+    blocks: tuple[Block, ...] = ()  # in reading order (ocrcore.layout)
 
     @property
     def text(self) -> str:
@@ -50,4 +86,5 @@ class OCRResult:
             "text": [line.to_dict() for line in self.lines],
             "width": self.width,
             "height": self.height,
+            "blocks": [b.to_dict() for b in self.blocks],
         }

@@ -28,6 +28,7 @@ from .schemas import (
     OCR_PDF_RESPONSE,
     UPLOAD_BODY,
     UPLOAD_RESPONSES,
+    BlockOut,
     DocumentResponse,
     HealthResponse,
     LineOut,
@@ -57,6 +58,7 @@ async def api_ocr(
     blocklist: str | None = Query(None, description="characters never read"),
     pattern: str | None = Query(None, description="regular expression each line must match, e.g. [京沪粤][A-Z][A-Z0-9]{5,6}"),
     hotwords: str | None = Query(None, description="terms to prefer, comma- or newline-separated, each optionally term:weight"),
+    words: bool = Query(False, description="true: each line also has `words`, its words and characters with boxes"),
 ) -> OCRResponse | DocumentResponse | Response:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -74,7 +76,8 @@ async def api_ocr(
     if want_pdf or await run_in_threadpool(documents.is_document, image.data):
         return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
                                    want_pdf=want_pdf, previews=previews, use_cache=use_cache, vocabulary=vocabulary)
-    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary)
+    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary,
+                                       words=words)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:
@@ -87,6 +90,7 @@ async def api_ocr(
         request_id=request.scope["state"].get("request_id", ""),
         cached=cached,
         timings={} if cached else {k: round(v, 4) for k, v in result.timings.items()},
+        blocks=[BlockOut(**b.to_dict()) for b in result.blocks],
     )
 
 

@@ -12,6 +12,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class WordOut(BaseModel):
+    text: str = Field(examples=["Settings"])
+    confidence: float = Field(examples=[0.991], description="0..1, mean of its character probabilities")
+    box: list[list[int]] = Field(examples=[[[99, 42], [209, 42], [209, 72], [99, 72]]],
+                                 description="four [x, y] points clockwise from the word's top-left, image pixels")
+
+
 class LineOut(BaseModel):
     text: str = Field(examples=["北京市朝阳区建国路88号"])
     confidence: float = Field(examples=[0.987], description="0..1, mean of the character probabilities")
@@ -22,6 +29,16 @@ class LineOut(BaseModel):
     constraint: str | None = Field(None, examples=["allowlist"], description="the constraint(s) that shaped this line "
                                    "(allowlist, blocklist, pattern, hotwords, joined by +); absent when none did")
     pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely (absent otherwise)")
+    block: int | None = Field(None, examples=[0], description="id of the block (in `blocks`) the line belongs to")
+    words: list[WordOut] | None = Field(
+        None, description="with `words=true`: the line's words (Latin) and characters (Chinese), in order")
+
+
+class BlockOut(BaseModel):
+    id: int = Field(examples=[0])
+    box: list[list[int]] = Field(examples=[[[12, 30], [410, 30], [410, 130], [12, 130]]],
+                                 description="axis-aligned box around its lines, four [x, y] points, image pixels")
+    lines: list[int] = Field(examples=[[0, 1, 2]], description="indices into `text`, in reading order")
 
 
 class OCRResponse(BaseModel):
@@ -33,6 +50,8 @@ class OCRResponse(BaseModel):
     request_id: str
     cached: bool = Field(description="true when served from the result cache")
     timings: dict[str, float] = Field(description="engine seconds per stage (empty when cached)")
+    blocks: list[BlockOut] = Field(default_factory=list, description="paragraphs, columns, table rows: in reading "
+                                   "order, which is also the order of `text`")
 
 
 class DocLineOut(LineOut):

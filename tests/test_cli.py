@@ -58,7 +58,7 @@ def test_json_box_is_four_points_clockwise(images: dict) -> None:
     for item in row["text"]:
         (x0, y0), (x1, y1), (x2, y2), (x3, y3) = item["box"]
         assert x1 > x0 and y2 > y1 and x2 > x3 and y3 > y0
-        assert set(item) == {"text", "confidence", "box"}
+        assert {"text", "confidence", "box"} <= set(item) <= {"text", "confidence", "box", "block"}
 
 
 def test_eval_on_generated_sets(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from .decode import decode_image
 from .detect import Detector
 from .host import cpu_info, usable_cores
 from .models import profile_files
+from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
 from .preprocess import EnhanceMode, enhance
 from .recognize import Recognizer, load_charset
@@ -78,18 +79,20 @@ class OCREngine:
         detect: bool = True,
         cls: bool | None = None,
         enhance_mode: EnhanceMode | None = None,
+        orient: bool | None = None,
     ) -> OCRResult:
         """OCR one image (encoded bytes, or a BGR uint8 array).
 
         ``detect=False`` treats the whole image as one text line. ``cls`` overrides the
-        configured 0/180 classifier. Raises :class:`~ocrcore.errors.OCRError` for bad input.
+        configured 0/180 classifier. ``orient`` overrides the configured page orientation and
+        deskew (ocrcore.orientation; on by default, needs ``detect``). Raises :class:`~ocrcore.errors.OCRError` for bad input.
         Blocks while every core of the engine is busy with other calls (ocrcore.cores).
         """
         with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode)
+            return self._ocr(image, detect, cls, enhance_mode, orient)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
-             enhance_mode: EnhanceMode | None) -> OCRResult:
+             enhance_mode: EnhanceMode | None, orient: bool | None = None) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -98,6 +101,8 @@ class OCREngine:
         timings["decode"] = t1 - t0
         h, w = img.shape[:2]
         use_cls = self.config.use_cls if cls is None else cls
+        use_orient = detect and (self.config.orient if orient is None else orient)
+        page = PageOrientation()
         if not detect:
             quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
             crops = [img if h < VERTICAL_RATIO * w else crop_quad(img, quads[0])]
@@ -107,6 +112,11 @@ class OCREngine:
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
             quads = [q for q, _ in self.detector.detect(prepared)]
+            t_orient = time.perf_counter()
+            if use_orient and quads:
+                page = find_orientation(img, quads, self.classifier, self.recognizer)
+                quads = page.arrange(quads, w, h)
+            timings["orient"] = time.perf_counter() - t_orient
             crops = [crop_quad(img, q) for q in quads]
             timings["detect"] = time.perf_counter() - t_pre
         t2 = time.perf_counter()
@@ -115,7 +125,11 @@ class OCREngine:
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         texts = self.recognizer.recognize(crops)
-        timings["recognize"] = time.perf_counter() - t3
+        t4 = time.perf_counter()
+        timings["recognize"] = t4 - t3
+        if use_orient and not use_cls and crops:  # lines against the page's grain (orientation.py)
+            crops, texts = fix_unsure_lines(crops, texts, self.classifier, self.recognizer)
+            timings["orient"] += time.perf_counter() - t4
         min_conf = 0.0 if not detect else self.config.min_confidence
         lines = tuple(
             Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q))  # type: ignore[arg-type]
@@ -123,7 +137,7 @@ class OCREngine:
             if text and conf >= min_conf
         )
         timings["total"] = time.perf_counter() - t0
-        return OCRResult(lines, w, h, timings)
+        return OCRResult(lines, w, h, timings, orientation=page.orientation, skew=page.skew)
 
     def recognize_lines(self, crops: list[np.ndarray], *, cls: bool | None = None) -> list[tuple[str, float]]:
         """Recognition only, for images that are already single text lines."""

@@ -144,3 +144,16 @@ def evaluate_set(engine, set_dir: Path, *, fold_case: bool = False, limit: int |
     return {"set": set_dir.name, "kind": kind, "count": len(rows), "page_f1": round(statistics.fmean(f1s), 4),
             "line_accuracy": round(statistics.fmean(line_accs), 4) if line_accs else None,
             "median_seconds": round(statistics.median(times), 4)}
+
+
+def lines_in_order(pred: Iterable[str], truth: Iterable[str], fold_case: bool = False) -> bool:
+    """Every truth line occurs in the predicted text, in this order (NFKC, whitespace ignored):
+    the ``in_order`` check of ../shared/cases. Lines may be split or joined differently."""
+    text = normalize_text("".join(pred), fold_case)
+    pos = 0
+    for line in truth:
+        found = text.find(normalize_text(line, fold_case), pos)
+        if found < 0:
+            return False
+        pos = found + len(normalize_text(line, fold_case))
+    return True

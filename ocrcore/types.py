@@ -25,12 +25,19 @@ class Line:
 
 @dataclass(frozen=True)
 class OCRResult:
-    """All lines of one image, in reading order, with per-stage timings in seconds."""
+    """All lines of one image, in reading order, with per-stage timings in seconds.
+
+    ``orientation``: how the page was turned as received, clockwise degrees (0, 90, 180, 270;
+    90 = the top of the text faces right), undone before reading; ``skew``: its further small
+    clockwise rotation in degrees (ocrcore.orientation). Boxes are in the image as received.
+    """
 
     lines: tuple[Line, ...]
     width: int
     height: int
     timings: dict[str, float] = field(default_factory=dict)
+    orientation: int = 0
+    skew: float = 0.0
 
     @property
     def text(self) -> str:
@@ -41,4 +48,6 @@ class OCRResult:
             "text": [line.to_dict() for line in self.lines],
             "width": self.width,
             "height": self.height,
+            "orientation": self.orientation,
+            "skew": self.skew,
         }

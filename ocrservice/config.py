@@ -43,7 +43,7 @@ class Settings(EngineSettings):
     cache: bool = Field(True, validation_alias=env("OCR_CACHE"), description="`0` turns the result cache off")
     cache_size: int = Field(
         256, ge=0, validation_alias=env("OCR_CACHE_SIZE"),
-        description="results kept (LRU, by SHA-256 of the bytes + `detect` + `cls`)")
+        description="results kept (LRU, by SHA-256 of the bytes + `detect` + `cls` + `orient`)")
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         ("*",), validation_alias=env("CORS_ORIGINS"), json_schema_extra={"shown_default": "`*`"},
         description="comma-separated origins allowed to call the API from a browser")

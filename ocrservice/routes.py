@@ -42,6 +42,8 @@ async def api_ocr(
     image: ImageInput = Depends(read_image),
     detect: bool = Query(True, description="false: the image is one text line (skip detection)"),
     cls: bool | None = Query(None, description="run the 0/180 line-orientation classifier (default: the server's OCR_CLS, off)"),
+    orient: bool | None = Query(None, description="find the page's orientation (0/90/180/270) and skew and read it upright "
+                                "(default: the server's OCR_ORIENT, on)"),
 ) -> OCRResponse:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -52,7 +54,7 @@ async def api_ocr(
         raise ApiError(413, "image_too_large", f"image is {len(image.data):,} bytes; the limit is {limit:,}")
     metrics.image_bytes.observe(len(image.data))
     use_cache = "no-cache" not in request.headers.get("cache-control", "").lower()
-    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache)
+    result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, orient=orient)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:
@@ -62,6 +64,8 @@ async def api_ocr(
         processing_time=round(time.perf_counter() - request.scope["state"]["t0"], 4),
         width=result.width,
         height=result.height,
+        orientation=result.orientation,
+        skew=result.skew,
         request_id=request.scope["state"].get("request_id", ""),
         cached=cached,
         timings={} if cached else {k: round(v, 4) for k, v in result.timings.items()},

@@ -7,7 +7,7 @@
 - At most ``OCR_MAX_QUEUE`` OCR jobs are admitted at once (running + waiting for a worker);
   beyond that requests get 503 at once instead of queueing without bound. A job counts until
   its worker thread finishes, even if the client has gone.
-- Results are cached by (sha256 of the bytes, detect, cls) in a bounded LRU, and identical
+- Results are cached by (sha256 of the bytes, detect, cls, orient) in a bounded LRU, and identical
   requests in flight share one computation.
 """
 
@@ -29,7 +29,7 @@ from .metrics import Metrics
 
 log = logging.getLogger("ocr.service")
 
-CacheKey = tuple[str, bool, bool]
+CacheKey = tuple[str, bool, bool, bool]  # sha256, detect, cls, orient
 
 
 class ResultCache:
@@ -125,11 +125,13 @@ class OCRService:
 
     # ------------------------------------------------------------------ OCR
 
-    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True) -> tuple[OCRResult, bool]:
+    async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True,
+                  orient: bool | None = None) -> tuple[OCRResult, bool]:
         """OCR image bytes; returns (result, served_from_cache). Raises OCRError / ApiError."""
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
-        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls)
+        use_orient = engine.config.orient if orient is None else bool(orient)
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, use_orient)
         if use_cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -148,7 +150,7 @@ class OCRService:
                 headers={"Retry-After": "1"},
             )
         loop = asyncio.get_running_loop()
-        fut = asyncio.wrap_future(self.executor.submit(engine.ocr, data, detect=detect, cls=use_cls), loop=loop)
+        fut = asyncio.wrap_future(self.executor.submit(engine.ocr, data, detect=detect, cls=use_cls, orient=use_orient), loop=loop)
         self.admitted += 1
         if use_cache:
             self._pending[key] = fut

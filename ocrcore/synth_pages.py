@@ -130,6 +130,32 @@ def rotated_page(seed: int, orientation: int | None = None, skew: float | None =
     return RotatedPage(np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2)), tuple(lines), orient, angle, lang)
 
 
+def mixed_page(seed: int, flipped: int = 1) -> RotatedPage:
+    """An upright page (orientation 0, no skew) on which ``flipped`` lines, chosen by the seed,
+    are printed upside down in place (a tag, a folded label); ``lines`` is still the text in
+    reading order, each line read the right way up."""
+    rng = random.Random(seed)
+    lang = rng.choice(("zh", "en", "mixed"))
+    gray, lines = render_upright(rng, lang, rng.randint(500, 1000), rng.randint(3, 6), rng.choice((24, 28, 32, 36)))
+    gray = gray.copy()
+    rows = _row_spans(gray)
+    for i in rng.sample(range(len(rows)), min(flipped, len(rows))):
+        y0, y1 = rows[i]
+        cols = np.flatnonzero((gray[y0:y1] < 128).any(axis=0))
+        x0, x1 = int(cols[0]), int(cols[-1]) + 1
+        gray[y0:y1, x0:x1] = gray[y0:y1, x0:x1][::-1, ::-1]
+    noise = np.random.default_rng(seed).normal(0, 2, gray.shape)
+    img = np.clip(gray.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return RotatedPage(np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2)), tuple(lines), 0, 0.0, lang)
+
+
+def _row_spans(gray: np.ndarray) -> list[tuple[int, int]]:
+    """(top, bottom) pixel rows of each run of rows holding ink (dark pixels), top to bottom."""
+    ink = (gray < 128).any(axis=1).astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ink, [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
 def rotated_pages(count: int, start: int = 0) -> list[RotatedPage]:
     """``count`` pages covering every orientation equally (seed ``start + i`` -> orientation
     ``90 * (i % 4)``), skew and language drawn from the seed."""

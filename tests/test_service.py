@@ -46,7 +46,7 @@ class FakeEngine:
             self.release.set()
         self.lines: tuple = (Line("北京 42.00", 0.98, ((1, 2), (30, 2), (30, 12), (1, 12))),)
 
-    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None) -> OCRResult:
+    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None, orient: bool | None = None) -> OCRResult:
         self.calls += 1
         self.started.set()
         assert self.release.wait(10), "the test never released the engine"

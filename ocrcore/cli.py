@@ -1,6 +1,6 @@
 """The ``ocr`` command.
 
-    ocr IMAGE [IMAGE ...] [--json] [--words] [--no-detect] [--profile small|tiny]
+    ocr IMAGE [IMAGE ...] [--json] [--words] [--no-detect] [--no-orient] [--profile small|tiny]
         [--allowlist CHARS] [--blocklist CHARS] [--pattern REGEX] [--hotwords FILE]
     ocr scan.pdf [--pages 1-3,7] [--force-ocr] [--searchable out.pdf] [--json]
     ocr photo.jpg --searchable out.pdf
@@ -27,6 +27,10 @@ def _engine_args(ap: argparse.ArgumentParser) -> None:
     cls = ap.add_mutually_exclusive_group()
     cls.add_argument("--cls", dest="cls", action="store_true", default=None, help="use the 0/180 line classifier")
     cls.add_argument("--no-cls", dest="cls", action="store_false", help="skip the 0/180 line classifier")
+    orient = ap.add_mutually_exclusive_group()
+    orient.add_argument("--orient", dest="orient", action="store_true", default=None,
+                        help="find the page's orientation (0/90/180/270) and skew, read it upright (default: OCR_ORIENT, on)")
+    orient.add_argument("--no-orient", dest="orient", action="store_false", help="read the page as it lies")
     ap.add_argument("--enhance", choices=ENHANCE_MODES, default=None, help="image enhancement before detection")
 
 
@@ -34,7 +38,8 @@ def _make_engine(args: argparse.Namespace):
     from .engine import EngineConfig, OCREngine
 
     overrides = {k: v for k, v in {"profile": args.profile, "precision": args.precision,
-                                   "threads": args.threads, "enhance": args.enhance}.items() if v is not None}
+                                   "threads": args.threads, "enhance": args.enhance,
+                                   "orient": args.orient}.items() if v is not None}
     return OCREngine(EngineConfig.from_env(**overrides))
 
 
@@ -85,7 +90,8 @@ def predict_main(argv: list[str]) -> int:
             if args.searchable is not None or is_pdf(data) or is_multipage_tiff(data):
                 _document(engine, path, data, args, vocabulary)
                 continue
-            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, words=args.words, **vocabulary)
+            result = engine.ocr(data, detect=not args.no_detect, cls=args.cls, words=args.words,
+                                orient=args.orient, **vocabulary)
             elapsed = time.perf_counter() - t0
         except (OSError, OCRError) as exc:
             failures += 1

@@ -47,6 +47,9 @@ class EngineConfig:
     # 0/180 classifier default, overridable per call. Off: measured on the eval sets it flips
     # more right-side-up words than it rescues, and changes nothing on full pages (docs/accuracy.md).
     use_cls: bool = False
+    # Page orientation (0/90/180/270) and skew found from the detected boxes and undone before
+    # reading; lines read unsure and upside down turned (ocrcore.orientation). Overridable per call.
+    orient: bool = True
     enhance: EnhanceMode = "auto"
     min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -113,6 +116,10 @@ class EngineSettings(BaseSettings):
     use_cls: bool = Field(
         False, validation_alias=env("OCR_CLS"),
         description="default of the `cls` parameter (0/180 line classifier; off by default, see docs/accuracy.md)")
+    orient: bool = Field(
+        True, validation_alias=env("OCR_ORIENT"),
+        description="default of the `orient` parameter: find the page's orientation (0/90/180/270) and skew "
+                    "and read it upright, turning unsure upside-down lines (ocrcore/orientation.py)")
     enhance: Literal["off", "auto", "binarize"] = Field(
         "auto", validation_alias=env("OCR_ENHANCE"),
         description="`off`, `auto` (contrast stretch of low-contrast images) or `binarize`")

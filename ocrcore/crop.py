@@ -56,13 +56,16 @@ class OrientationClassifier:
         self.thresh = thresh
         self._input = session.get_inputs()[0].name
 
-    def upside_down(self, crops: list[np.ndarray]) -> list[bool]:
-        flags: list[bool] = []
+    def probabilities(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(N, 2) float32: p(upright), p(upside down) of each line crop (BGR uint8)."""
+        out = [np.zeros((0, 2), np.float32)]
         for i in range(0, len(crops), self.BATCH):
             batch = line_tensor_batch(crops[i : i + self.BATCH], self.HEIGHT, self.WIDTH)
-            probs = self.session.run(None, {self._input: batch})[0]
-            flags.extend(bool(p[1] > self.thresh and p[1] > p[0]) for p in probs)
-        return flags
+            out.append(np.asarray(self.session.run(None, {self._input: batch})[0], np.float32))
+        return np.concatenate(out)
+
+    def upside_down(self, crops: list[np.ndarray]) -> list[bool]:
+        return [bool(p[1] > self.thresh and p[1] > p[0]) for p in self.probabilities(crops)]
 
     def fix(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Return the crops with those judged upside down rotated 180°."""

@@ -81,7 +81,8 @@ class PageResult:
 
     ``width`` x ``height`` are the pixels of the image the boxes refer to (the page rendered at
     ``dpi``, or the image itself, ``dpi`` None). ``source`` is ``"ocr"`` or ``"text_layer"`` (the
-    page's own text, extracted). ``orientation`` is 0 (page orientation detection is issue #11)."""
+    page's own text, extracted). ``orientation``: the rotation found
+    on the page as rendered (ocrcore.orientation; 0 for extracted text layers)."""
 
     page: int  # 1-based
     width: int
@@ -280,7 +281,7 @@ def _pdf_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int,
                 result = engine.ocr(image, **ocr_kwargs)
                 result.timings["render"] = t_render
                 source = "ocr"
-            page_result = PageResult(number, width, height, dpi, source, 0, result)
+            page_result = PageResult(number, width, height, dpi, source, result.orientation, result)
             if on_image is not None and image is not None:
                 on_image(page_result, image)
             del image
@@ -339,7 +340,7 @@ def _tiff_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: int
             except Exception as exc:
                 raise InvalidImageError(f"corrupt or truncated TIFF page {number}: {exc}") from None
             result = engine.ocr(array, **ocr_kwargs)
-            page_result = PageResult(number, result.width, result.height, None, "ocr", 0, result)
+            page_result = PageResult(number, result.width, result.height, None, "ocr", result.orientation, result)
             if on_image is not None:
                 on_image(page_result, array)
             del array
@@ -359,7 +360,7 @@ def _image_pages(engine: OCREngine, data: bytes, spec: str | None, max_pages: in
     _select(spec, 1, max_pages)
     array = decode_image(data, engine.config.max_pixels)
     result = engine.ocr(array, **ocr_kwargs)
-    page_result = PageResult(1, result.width, result.height, None, "ocr", 0, result)
+    page_result = PageResult(1, result.width, result.height, None, "ocr", result.orientation, result)
     if on_image is not None:
         on_image(page_result, array)
     yield 1, page_result

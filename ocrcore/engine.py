@@ -19,6 +19,7 @@ from .detect import Detector
 from .host import cpu_info, usable_cores
 from .layout import block_box, reading_order
 from .models import profile_files
+from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
 from .preprocess import EnhanceMode, enhance
 from .recognize import LineReading, Recognizer, load_charset
@@ -113,6 +114,7 @@ class OCREngine:
         pattern: str | None = None,
         hotwords: str | Iterable[str] | Mapping[str, float] | None = None,
         words: bool = False,
+        orient: bool | None = None,
     ) -> OCRResult:
         """OCR one image (encoded bytes, or a BGR uint8 array).
 
@@ -122,17 +124,19 @@ class OCREngine:
         (ocrcore.vocab, docs/vocabulary.md); each replaces the deployment's default, ``""``
         clears it. ``words=True`` gives each line its words (Latin) and characters (Chinese) with
         boxes and confidences (ocrcore.words). Lines come in reading order, grouped into
-        ``blocks`` (ocrcore.layout). Raises :class:`~ocrcore.errors.OCRError` for bad input
+        ``blocks`` (ocrcore.layout). ``orient`` overrides the configured page orientation and
+        deskew (ocrcore.orientation; on by default, needs ``detect``). Raises :class:`~ocrcore.errors.OCRError` for bad input
         (``VocabularyError``, status 422, for a bad constraint). Blocks while every core of the
         engine is busy with other calls (ocrcore.cores).
         """
         constraint = self.vocabulary.override(allowlist=allowlist, blocklist=blocklist, pattern=pattern, hotwords=hotwords)
         decoder = self.decoder(constraint)
         with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode, decoder, words)
+            return self._ocr(image, detect, cls, enhance_mode, decoder, words, orient)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
-             enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None, words: bool = False) -> OCRResult:
+             enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None, words: bool = False,
+             orient: bool | None = None) -> OCRResult:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         img = decode_image(image, self.config.max_pixels) if isinstance(image, (bytes, bytearray, memoryview)) else image
@@ -141,6 +145,8 @@ class OCREngine:
         timings["decode"] = t1 - t0
         h, w = img.shape[:2]
         use_cls = self.config.use_cls if cls is None else cls
+        use_orient = detect and (self.config.orient if orient is None else orient)
+        page = PageOrientation()
         if not detect:
             quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
             crops = [img if h < VERTICAL_RATIO * w else crop_quad(img, quads[0])]
@@ -150,6 +156,11 @@ class OCREngine:
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
             quads = [q for q, _ in self.detector.detect(prepared)]
+            t_orient = time.perf_counter()
+            if use_orient and quads:
+                page = find_orientation(img, quads, self.classifier, self.recognizer)
+                quads = page.arrange(quads, w, h)
+            timings["orient"] = time.perf_counter() - t_orient
             crops = [crop_quad(img, q) for q in quads]
             timings["detect"] = time.perf_counter() - t_pre
         t2 = time.perf_counter()
@@ -163,6 +174,12 @@ class OCREngine:
         if decoder is None:
             readings = self.recognizer.recognize_detailed(crops)
             t4 = time.perf_counter()
+            if use_orient and not use_cls and crops:  # lines against the page's grain (orientation.py)
+                fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) for r in readings], self.classifier, self.recognizer)
+                turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
+                for i, r in zip(turned, self.recognizer.recognize_detailed([fixed[i] for i in turned])):
+                    crops[i], readings[i], flipped[i] = fixed[i], r, not flipped[i]
+                timings["orient"] += time.perf_counter() - t4
             texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
                 self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
         else:  # a constrained reading is taken as decoded: no spaces restored, no word boxes
@@ -186,7 +203,7 @@ class OCREngine:
                        for b, group in enumerate(groups))
         timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
-        return OCRResult(lines, w, h, timings, blocks)
+        return OCRResult(lines, w, h, timings, blocks, orientation=page.orientation, skew=page.skew)
 
     def _read_line(self, crop: np.ndarray, reading: LineReading, quad: np.ndarray, flipped: bool,
                    words: bool) -> tuple[str, float, tuple[Word, ...] | None, Decoded | None]:

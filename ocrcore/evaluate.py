@@ -177,3 +177,16 @@ def box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, 
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def lines_in_order(pred: Iterable[str], truth: Iterable[str], fold_case: bool = False) -> bool:
+    """Every truth line occurs in the predicted text, in this order (NFKC, whitespace ignored):
+    the ``in_order`` check of ../shared/cases. Lines may be split or joined differently."""
+    text = normalize_text("".join(pred), fold_case)
+    pos = 0
+    for line in truth:
+        found = text.find(normalize_text(line, fold_case), pos)
+        if found < 0:
+            return False
+        pos = found + len(normalize_text(line, fold_case))
+    return True

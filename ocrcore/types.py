@@ -69,13 +69,20 @@ class Block:
 
 @dataclass(frozen=True)
 class OCRResult:
-    """All lines of one image, in reading order, with per-stage timings in seconds."""
+    """All lines of one image, in reading order, with per-stage timings in seconds.
+
+    ``orientation``: how the page was turned as received, clockwise degrees (0, 90, 180, 270;
+    90 = the top of the text faces right), undone before reading; ``skew``: its further small
+    clockwise rotation in degrees (ocrcore.orientation). Boxes are in the image as received.
+    """
 
     lines: tuple[Line, ...]
     width: int
     height: int
     timings: dict[str, float] = field(default_factory=dict)
     blocks: tuple[Block, ...] = ()  # in reading order (ocrcore.layout)
+    orientation: int = 0
+    skew: float = 0.0
 
     @property
     def text(self) -> str:
@@ -87,4 +94,6 @@ class OCRResult:
             "width": self.width,
             "height": self.height,
             "blocks": [b.to_dict() for b in self.blocks],
+            "orientation": self.orientation,
+            "skew": self.skew,
         }

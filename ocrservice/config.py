@@ -46,7 +46,7 @@ class Settings(EngineSettings):
     cache: bool = Field(True, validation_alias=env("OCR_CACHE"), description="`0` turns the result cache off")
     cache_size: int = Field(
         256, ge=0, validation_alias=env("OCR_CACHE_SIZE"),
-        description="results kept (LRU, by SHA-256 of the bytes + `detect` + `cls` + the vocabulary constraint)")
+        description="results kept (LRU, by SHA-256 of the bytes + `detect` + `cls` + `orient` + the vocabulary constraint)")
     cors_origins: Annotated[tuple[str, ...] | None, NoDecode] = Field(
         None, validation_alias=env("CORS_ORIGINS"),
         json_schema_extra={"shown_default": "the page's own origin only when the app serves it (`OCR_WEB_DIR`), else `*`"},

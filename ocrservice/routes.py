@@ -59,6 +59,8 @@ async def api_ocr(
     pattern: str | None = Query(None, description="regular expression each line must match, e.g. [京沪粤][A-Z][A-Z0-9]{5,6}"),
     hotwords: str | None = Query(None, description="terms to prefer, comma- or newline-separated, each optionally term:weight"),
     words: bool = Query(False, description="true: each line also has `words`, its words and characters with boxes"),
+    orient: bool | None = Query(None, description="find the page's orientation (0/90/180/270) and skew and read it upright "
+                                "(default: the server's OCR_ORIENT, on)"),
 ) -> OCRResponse | DocumentResponse | Response:
     state = request.app.state
     settings, service, metrics = state.settings, state.service, state.metrics
@@ -75,9 +77,10 @@ async def api_ocr(
     # a TIFF's frame count walks its header chain (no pixel decoded): off the event loop all the same
     if want_pdf or await run_in_threadpool(documents.is_document, image.data):
         return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
-                                   want_pdf=want_pdf, previews=previews, use_cache=use_cache, vocabulary=vocabulary)
+                                   want_pdf=want_pdf, previews=previews, use_cache=use_cache, vocabulary=vocabulary,
+                                   orient=orient)
     result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary,
-                                       words=words)
+                                       words=words, orient=orient)
     metrics.lines.inc(len(result.lines))
     info.update(lines=len(result.lines), width=result.width, height=result.height, cached=cached)
     if not cached:
@@ -87,6 +90,8 @@ async def api_ocr(
         processing_time=round(time.perf_counter() - request.scope["state"]["t0"], 4),
         width=result.width,
         height=result.height,
+        orientation=result.orientation,
+        skew=result.skew,
         request_id=request.scope["state"].get("request_id", ""),
         cached=cached,
         timings={} if cached else {k: round(v, 4) for k, v in result.timings.items()},
@@ -96,7 +101,7 @@ async def api_ocr(
 
 async def _api_document(request: Request, image: ImageInput, *, detect: bool, cls: bool | None, pages: str | None,
                         force_ocr: bool, want_pdf: bool, previews: bool, use_cache: bool,
-                        vocabulary: dict[str, str | None]) -> DocumentResponse | Response:
+                        vocabulary: dict[str, str | None], orient: bool | None) -> DocumentResponse | Response:
     """A PDF or multi-page TIFF (or any image with ``output=pdf``): JSON with ``pages``, or the searchable PDF."""
     from ocrcore.document import searchable_pdf
 
@@ -104,7 +109,7 @@ async def _api_document(request: Request, image: ImageInput, *, detect: bool, cl
     info = request.scope["state"]["log"]
     entry, cached = await state.service.document(image.data, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
                                                  previews=previews and not want_pdf, use_cache=use_cache,
-                                                 vocabulary=vocabulary)
+                                                 vocabulary=vocabulary, orient=orient)
     doc = entry.result
     state.metrics.lines.inc(entry.line_count)
     info.update(kind=doc.kind, pages=len(doc.pages), page_count=doc.page_count, lines=entry.line_count, cached=cached)

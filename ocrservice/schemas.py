@@ -47,6 +47,9 @@ class OCRResponse(BaseModel):
     processing_time: float = Field(description="server seconds for this request")
     width: int
     height: int
+    orientation: int = Field(0, examples=[90], description="how the page was turned as received, clockwise degrees "
+                             "(0, 90, 180, 270; 90 = text top faces right), undone before reading")
+    skew: float = Field(0.0, examples=[-3.5], description="the page's further small rotation, clockwise degrees")
     request_id: str
     cached: bool = Field(description="true when served from the result cache")
     timings: dict[str, float] = Field(description="engine seconds per stage (empty when cached)")

@@ -7,7 +7,7 @@
 - At most ``OCR_MAX_QUEUE`` OCR jobs are admitted at once (running + waiting for a worker);
   beyond that requests get 503 at once instead of queueing without bound. A job counts until
   its worker thread finishes, even if the client has gone.
-- Results are cached by (sha256 of the bytes, detect, cls, vocabulary constraint, words) in a bounded LRU, and identical
+- Results are cached by (sha256 of the bytes, detect, cls, vocabulary constraint, words, orient) in a bounded LRU, and identical
   requests in flight share one computation.
 - A PDF or multi-page TIFF is one job (one worker, pages one after another, ocrservice.documents);
   its cache key adds the document options (``pages``, ``force_ocr``, previews).
@@ -34,7 +34,7 @@ from .metrics import Metrics
 
 log = logging.getLogger("ocr.service")
 
-CacheKey = tuple[Any, ...]  # (sha256, detect, cls, constraint, words) for an image; documents add their options
+CacheKey = tuple[Any, ...]  # (sha256, detect, cls, constraint, words, orient) for an image; documents add their options
 
 
 class ResultCache:
@@ -131,21 +131,25 @@ class OCRService:
     # ------------------------------------------------------------------ OCR
 
     async def ocr(self, data: bytes, *, detect: bool, cls: bool | None, use_cache: bool = True,
-                  vocabulary: dict[str, str | None] | None = None, words: bool = False) -> tuple[OCRResult, bool]:
+                  vocabulary: dict[str, str | None] | None = None, words: bool = False,
+                  orient: bool | None = None) -> tuple[OCRResult, bool]:
         """OCR image bytes; returns (result, served_from_cache). ``vocabulary``: the request's
         allowlist/blocklist/pattern/hotwords (None = the deployment's default); ``words``: word and
-        character boxes per line. Raises OCRError
+        character boxes per line; ``orient``: page orientation and deskew (None = the server's
+        default). Raises OCRError
         (``VocabularyError`` 422 for a bad constraint) / ApiError."""
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
+        use_orient = engine.config.orient if orient is None else bool(orient)
         constraint = engine.vocabulary.override(**(vocabulary or {}))
-        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint, bool(words))
-        return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls, words=words, **constraint.as_kwargs()),
-                               use_cache)
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint, bool(words), use_orient)
+        return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls, words=words, orient=use_orient,
+                                                       **constraint.as_kwargs()), use_cache)
 
     async def document(self, data: bytes, *, detect: bool, cls: bool | None, pages: str | None, force_ocr: bool,
                        previews: bool = False, use_cache: bool = True,
-                       vocabulary: dict[str, str | None] | None = None) -> tuple[DocumentEntry, bool]:
+                       vocabulary: dict[str, str | None] | None = None,
+                       orient: bool | None = None) -> tuple[DocumentEntry, bool]:
         """OCR a PDF or multi-page TIFF (or an image, as a one-page document) in one worker thread,
         page by page; returns (entry, served_from_cache). Raises DocumentError / OCRError / ApiError.
 
@@ -153,7 +157,9 @@ class OCRService:
         engine = await self.engine()
         use_cls = engine.config.use_cls if cls is None else bool(cls)
         constraint = engine.vocabulary.override(**(vocabulary or {}))
-        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr), constraint)
+        use_orient = engine.config.orient if orient is None else bool(orient)
+        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr), constraint,
+                use_orient)
         if use_cache and not previews:
             hit = self.cache.get((*base, True))
             if hit is not None:
@@ -163,7 +169,8 @@ class OCRService:
 
         def job() -> DocumentEntry:
             return run_document(engine, data, pages=pages, max_pages=max_pages, force_ocr=force_ocr,
-                                previews=previews, detect=detect, cls=use_cls, **constraint.as_kwargs())
+                                previews=previews, detect=detect, cls=use_cls, orient=use_orient,
+                                **constraint.as_kwargs())
 
         return await self._run((*base, bool(previews)), job, use_cache)
 

@@ -49,7 +49,8 @@ class FakeEngine:
         self.vocabulary = Constraint()
         self.constraints: list[dict] = []
 
-    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None, words: bool = False, **constraint) -> OCRResult:
+    def ocr(self, data: bytes, *, detect: bool = True, cls: bool | None = None, words: bool = False,
+            orient: bool | None = None, **constraint) -> OCRResult:
         self.constraints.append(constraint)
         self.calls += 1
         self.started.set()

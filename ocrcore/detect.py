@@ -188,6 +188,61 @@ def _merge_tiled(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> lis
     return kept
 
 
+def _same_line(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two quads (4, 2) float32 are (parts of) one text line: see :func:`merge_views`."""
+    area_a, area_b = cv2.contourArea(a), cv2.contourArea(b)
+    if min(area_a, area_b) <= 0:
+        return False
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    if inter <= 0:
+        return False
+    if inter > 0.6 * min(area_a, area_b):
+        return True
+    longer = a if np.linalg.norm(a[1] - a[0]) >= np.linalg.norm(b[1] - b[0]) else b
+    u = (longer[1] - longer[0]) / max(1e-6, float(np.linalg.norm(longer[1] - longer[0])))
+    normal = np.array([-u[1], u[0]])
+    offset = abs(float(np.dot(a.mean(0) - b.mean(0), normal)))
+    return offset < 0.4 * min(line_height(a), line_height(b))
+
+
+def merge_views(first: list[tuple[np.ndarray, float]], second: list[tuple[np.ndarray, float]]
+                ) -> list[tuple[np.ndarray, float]]:
+    """Boxes of one page detected on two views of it (the image, and the image with coloured ink
+    suppressed: ``preprocess.suppress_colour``) -> one set, unordered. Boxes of one line seen in
+    both views are fused into their union, so a line cut at a red ring or a highlight in one
+    view is whole; boxes seen in one view only (coloured text in the first) are kept.
+
+    Only boxes of different views are matched (each view's own boxes stay as the detector split
+    them). Two are one line when their quads intersect and either the smaller lies mostly (> 60%)
+    inside the other, or their centres are less than 40% of the smaller line height apart across
+    the longer box's direction (true polygon geometry: slanted neighbouring lines of a photo
+    overlap as axis-aligned boxes but are never fused)."""
+    boxes = [(q, s, 0) for q, s in first] + [(q, s, 1) for q, s in second]
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(first)):
+        for j in range(len(first), len(boxes)):
+            if _same_line(boxes[i][0], boxes[j][0]):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(i)
+    out: list[tuple[np.ndarray, float]] = []
+    for idx in groups.values():
+        if len(idx) == 1:
+            out.append(boxes[idx[0]][:2])
+            continue
+        pts = np.concatenate([boxes[i][0] for i in idx]).astype(np.float32)
+        out.append((order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts))), max(boxes[i][1] for i in idx)))
+    return out
+
+
 def sort_reading_order(quads: list[np.ndarray]) -> list[int]:
     """Indices of quads top-to-bottom, then left-to-right within a row.
 

@@ -12,16 +12,21 @@ import numpy as np
 
 from .config import EngineConfig
 from .cores import CorePool
-from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
+from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad, is_tall
 from .decode import decode_image
-from .detect import Detector
+from .detect import Detector, merge_views, sort_reading_order
+from .glyphs import accept_glyph, glyph_crop, glyph_regions
 from .host import cpu_info, usable_cores
 from .models import profile_files
 from .precision import Choice
-from .preprocess import EnhanceMode, enhance
+from .preprocess import EnhanceMode, colour_fraction, enhance, suppress_colour
 from .recognize import Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .types import Line, OCRResult
+
+# Images with at least this fraction of coloured pixels (preprocess.CHROMA_MIN) get the second,
+# colour-suppressed detection view: a red ring of 2 px over a line is ~0.5% of a small image.
+COLOUR_VIEW_MIN = 0.001
 
 
 class OCREngine:
@@ -106,7 +111,17 @@ class OCREngine:
             prepared = enhance(img, enhance_mode or self.config.enhance)
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
-            quads = [q for q, _ in self.detector.detect(prepared)]
+            boxes = self.detector.detect(prepared)
+            # Coloured strokes and highlights cut lines and eat characters: detect again with
+            # coloured ink suppressed and fuse the two views (docs/accuracy.md, issue #11).
+            colour = self.config.colour_view and colour_fraction(img) >= COLOUR_VIEW_MIN
+            if colour:
+                t_col = time.perf_counter()
+                plain = suppress_colour(prepared)
+                ordered = merge_views(boxes, self.detector.detect(plain))
+                boxes = [ordered[i] for i in sort_reading_order([q for q, _ in ordered])]
+                timings["colour_view"] = time.perf_counter() - t_col
+            quads = [q for q, _ in boxes]
             crops = [crop_quad(img, q) for q in quads]
             timings["detect"] = time.perf_counter() - t_pre
         t2 = time.perf_counter()
@@ -114,13 +129,37 @@ class OCREngine:
             crops = self.classifier.fix(crops)
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
-        texts = self.recognizer.recognize(crops)
+        # Second readings (see _prefer_alt): tall crops (one tall glyph like 1 or /, or a vertical
+        # line) also unrotated; crops with coloured ink also with that ink suppressed.
+        alts: list[tuple[int, np.ndarray, str]] = []
+        if detect:
+            for i, q in enumerate(quads):
+                if is_tall(q):
+                    x0, y0 = np.floor(q.min(0)).astype(int)
+                    x1, y1 = np.ceil(q.max(0)).astype(int)
+                    alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
+                if colour and colour_fraction(crops[i]) >= 0.01:
+                    alts.append((i, suppress_colour(crops[i]), "plain"))
+        n_lines = len(crops)
+        glyph_quads: list[np.ndarray] = []
+        if detect and self.config.lone_glyphs:
+            t_g = time.perf_counter()
+            glyph_quads = glyph_regions(suppress_colour(img) if colour else img, quads)
+            timings["glyph_search"] = time.perf_counter() - t_g
+        texts = self.recognizer.recognize(crops + [a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
+        for (i, _, kind), alt in zip(alts, texts[n_lines : n_lines + len(alts)]):
+            if _prefer_alt(texts[i], alt, kind):
+                texts[i] = alt
         timings["recognize"] = time.perf_counter() - t3
         min_conf = 0.0 if not detect else self.config.min_confidence
+        found = [(q, t) for q, t in zip(quads, texts[:n_lines]) if t[0] and t[1] >= min_conf]
+        glyphs = [(q, t) for q, t in zip(glyph_quads, texts[n_lines + len(alts):]) if accept_glyph(*t)]
+        if glyphs:
+            found += glyphs
+            found = [found[i] for i in sort_reading_order([q for q, _ in found])]
         lines = tuple(
             Line(text, conf, tuple((int(round(x)), int(round(y))) for x, y in q))  # type: ignore[arg-type]
-            for q, (text, conf) in zip(quads, texts)
-            if text and conf >= min_conf
+            for q, (text, conf) in found
         )
         timings["total"] = time.perf_counter() - t0
         return OCRResult(lines, w, h, timings)
@@ -132,6 +171,23 @@ class OCREngine:
             if (self.config.use_cls if cls is None else cls) and crops:
                 crops = self.classifier.fix(crops)
             return self.recognizer.recognize(crops)
+
+
+def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> bool:
+    """Whether a line's second reading replaces its first. ``upright``: a tall crop read
+    unrotated wins when more confident, or when the rotated reading has at most one character (a
+    lone 1 or / turned 90° reads as _ or 一; a vertical line has several). ``plain``: the crop
+    with coloured ink suppressed wins when more confident, or as confident (within 0.05) and no
+    shorter (a ring through 今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads
+    shorter or less sure there)."""
+    (text, conf), (alt_text, alt_conf) = first, alt
+    if not alt_text:
+        return False
+    if alt_conf > conf:
+        return True
+    if kind == "upright":
+        return len(text) <= 1 and alt_conf >= 0.5
+    return len(alt_text) >= len(text) and alt_conf >= conf - 0.05
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

@@ -67,6 +67,38 @@ def enhance(img: np.ndarray, mode: EnhanceMode) -> np.ndarray:
     return contrast_stretch(img, lo, hi)
 
 
+# A pixel is "coloured" when its channels differ by this many levels (red seal ink 230,80,80: 150;
+# black, grey and white paper: under 20; JPEG fringes of black text: under 40).
+CHROMA_MIN = 60
+
+
+def colour_fraction(img: np.ndarray, chroma_min: int = CHROMA_MIN) -> float:
+    """Fraction of the pixels of a BGR uint8 image whose max - min channel is at least
+    ``chroma_min`` (on a thumbnail of at most ~250k pixels for big images); 0.0 for grey images."""
+    if img.ndim != 3:
+        return 0.0
+    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / 250_000))))
+    small = img[::step, ::step]
+    chroma = cv2.subtract(small.max(axis=2), small.min(axis=2))
+    return float(np.count_nonzero(chroma >= chroma_min)) / max(1, chroma.size)
+
+
+def suppress_colour(img: np.ndarray) -> np.ndarray:
+    """Grey image (on all three channels, BGR uint8 (H, W, 3)) of each pixel's brightest channel
+    plus its chroma (max - min channel), saturated at 255.
+
+    Black and grey ink stay as they are; coloured ink and fills turn white (a red ring 230,80,80
+    -> 255, a purple signature 160,50,130 -> 255, a yellow highlight -> 255), so strokes, seals
+    and highlights stop cutting the black text they cross. The brightest channel alone (HSV
+    value) left purple and blue ink mid-grey. Coloured text turns white too: callers use this as
+    a second view, never instead of the image."""
+    if img.ndim != 3:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    hi, lo = img.max(axis=2), img.min(axis=2)
+    plain = cv2.add(hi, cv2.subtract(hi, lo))
+    return cv2.cvtColor(np.ascontiguousarray(plain), cv2.COLOR_GRAY2BGR)
+
+
 def det_input_size(h: int, w: int, max_side: int, min_side: int) -> tuple[int, int]:
     """Detector input size: long side at most ``max_side`` (give or take the rounding), short
     side raised toward ``min_side`` for small images (small text needs pixels), both multiples

@@ -177,8 +177,8 @@ def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> 
     """Whether a line's second reading replaces its first. ``upright``: a tall crop read
     unrotated wins when more confident, or when the rotated reading has at most one character (a
     lone 1 or / turned 90° reads as _ or 一; a vertical line has several). ``plain``: the crop
-    with coloured ink suppressed wins when more confident, or as confident (within 0.05) and no
-    shorter (a ring through 今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads
+    with coloured ink suppressed wins when more confident, or as confident (within 0.02) and as
+    long (a ring through 今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads
     shorter or less sure there)."""
     (text, conf), (alt_text, alt_conf) = first, alt
     if not alt_text:
@@ -187,7 +187,7 @@ def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> 
         return True
     if kind == "upright":
         return len(text) <= 1 and alt_conf >= 0.5
-    return len(alt_text) >= len(text) and alt_conf >= conf - 0.05
+    return len(alt_text) == len(text) and alt_conf >= conf - 0.02
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

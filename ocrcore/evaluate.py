@@ -144,3 +144,12 @@ def evaluate_set(engine, set_dir: Path, *, fold_case: bool = False, limit: int |
     return {"set": set_dir.name, "kind": kind, "count": len(rows), "page_f1": round(statistics.fmean(f1s), 4),
             "line_accuracy": round(statistics.fmean(line_accs), 4) if line_accs else None,
             "median_seconds": round(statistics.median(times), 4)}
+
+
+def reads_as(predicted: list[str], truth: list[str], *, whole_lines: bool = False) -> bool:
+    """Whether predicted lines (reading order) give exactly the truth lines' text, compared
+    after NFKC with whitespace removed (nothing missing, nothing extra, same order). With
+    ``whole_lines`` each truth line must also come back as one line (no line cut in two)."""
+    if whole_lines and len(predicted) != len(truth):
+        return False
+    return normalize_text("".join(predicted)) == normalize_text("".join(truth))

@@ -84,8 +84,11 @@ def colour_fraction(img: np.ndarray, chroma_min: int = CHROMA_MIN) -> float:
 
 
 def suppress_colour(img: np.ndarray) -> np.ndarray:
-    """Grey image (on all three channels, BGR uint8 (H, W, 3)) of each pixel's brightest channel
-    plus its chroma (max - min channel), saturated at 255.
+    """The image (BGR uint8 (H, W, 3)) with each coloured pixel (chroma, max - min channel, at
+    least ``CHROMA_MIN / 2``) replaced by the grey of its brightest channel plus its chroma,
+    saturated at 255; grey pixels are left as they are, so the detector sees the same page
+    except where there is colour (a grey version of the whole page joined neighbouring items of
+    a row on zh_real_dev).
 
     Black and grey ink stay as they are; coloured ink and fills turn white (a red ring 230,80,80
     -> 255, a purple signature 160,50,130 -> 255, a yellow highlight -> 255), so strokes, seals
@@ -95,8 +98,11 @@ def suppress_colour(img: np.ndarray) -> np.ndarray:
     if img.ndim != 3:
         return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
     hi, lo = img.max(axis=2), img.min(axis=2)
-    plain = cv2.add(hi, cv2.subtract(hi, lo))
-    return cv2.cvtColor(np.ascontiguousarray(plain), cv2.COLOR_GRAY2BGR)
+    chroma = cv2.subtract(hi, lo)
+    plain = cv2.cvtColor(cv2.add(hi, chroma), cv2.COLOR_GRAY2BGR)
+    grey = chroma < CHROMA_MIN // 2
+    plain[grey] = img[grey]
+    return plain
 
 
 def det_input_size(h: int, w: int, max_side: int, min_side: int) -> tuple[int, int]:

@@ -36,15 +36,16 @@ class GlyphParams:
 
     clean_background: float = 0.6  # fraction of pixels within +-24 grey levels of the mode
     min_contrast: int = 80  # grey levels between the background mode and the Otsu threshold's far side
-    min_px: int = 6  # smallest glyph side considered, pixels
-    min_em: float = 0.25  # smallest glyph side / em
+    min_px: int = 4  # smallest glyph side considered, pixels (a dash at 18 px is 6 x 2)
+    min_em: float = 0.15  # smallest glyph side / em (a dash at 18 px: 0.2 of its line box)
     max_em: float = 1.6  # largest glyph side / em
     max_aspect: float = 16.0  # longer / shorter side of a component (ruling lines are longer)
     group_gap: float = 0.6  # strokes join a glyph when closer than this * the glyph's size (二: ~0.5)
     max_stray_ink: float = 0.04  # ink of other components allowed in the square around a glyph
     max_regions: int = 24
-    # Recognition confidence a lone glyph needs (lines: 0.5); a lone 一 reads at 0.6-0.9.
-    min_confidence: float = 0.6
+    # Recognition confidence a lone glyph needs, as for lines; a lone 一 reads at 0.53 (18 px)
+    # to 0.9. Only letters, digits, CJK and dashes are kept (accept_glyph).
+    min_confidence: float = 0.5
     side_pad: float = 0.5  # background added left and right of the square, * its side
 
 
@@ -92,7 +93,9 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
         size = max(x1 - x0, y1 - y0)
         if size < lo or size > hi:
             continue
-        half = 0.62 * size + 2
+        # The square is the glyph's size plus a margin, and at least 0.75 em when lines give
+        # one: a dash alone in a 26 px square read as a block (■ 0.35), at line height as -.
+        half = max(0.62 * size + 2, 0.375 * em if heights else 0.0)
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         sx0, sy0 = int(max(0, cx - half)), int(max(0, cy - half))
         sx1, sy1 = int(min(w, cx + half + 1)), int(min(h, cy + half + 1))

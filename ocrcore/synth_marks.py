@@ -28,7 +28,7 @@ LATIN_FONTS = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSerif.ttf", "liberation/Li
 CJK_FONTS = ("wqy/wqy-microhei.ttc",)
 
 # Short flat glyphs the detector misses alone, and the taller ones it finds, mixed in cells.
-LONE_GLYPHS = ("一", "二", "三", "十", "-", "1", "7", "0", "4", "工", "上", "口", "/")
+LONE_GLYPHS = ("一", "二", "三", "十", "-", "1", "7", "0", "4", "工", "上", "口")
 ZH_WORDS = ("在本单位", "工作至今", "收货人", "联系电话", "地址", "备注", "合同编号", "负责人", "签字", "日期", "金额",
             "数量", "单价", "合计", "审核", "部门", "项目名称", "开户银行", "身份证号", "请于明天", "带上证件", "办理手续",
             "会议记录", "年度预算", "图书馆", "经费", "增加", "百分之十", "已经", "完成", "本人", "确认", "以上", "内容属实")

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .detect import line_height
-from .preprocess import to_gray
+from .preprocess import background_share, to_gray
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,6 @@ class GlyphParams:
     side_pad: float = 0.5  # background added left and right of the square, * its side
 
 
-def _clean_background(gray: np.ndarray, p: GlyphParams) -> tuple[bool, int]:
-    hist = cv2.calcHist([gray], [0], None, [256], [0, 256])[:, 0]
-    mode = int(np.argmax(hist))
-    near = float(hist[max(0, mode - 24): mode + 25].sum()) / max(1.0, float(hist.sum()))
-    return near >= p.clean_background, mode
-
-
 def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | None = None) -> list[np.ndarray]:
     """Square quads (4, 2) float32 (tl, tr, br, bl; image pixels) around isolated glyph-sized ink
     outside the detected ``quads``, at most ``max_regions``, largest first; [] when the page has
@@ -63,8 +56,8 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
     p = p or GlyphParams()
     gray = to_gray(img)
     h, w = gray.shape
-    clean, mode = _clean_background(gray, p)
-    if not clean:
+    share, mode = background_share(gray)
+    if share < p.clean_background:
         return []
     dark_ink = mode >= 128
     thr, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)

@@ -83,6 +83,16 @@ def colour_fraction(img: np.ndarray, chroma_min: int = CHROMA_MIN) -> float:
     return float(np.count_nonzero(chroma >= chroma_min)) / max(1, chroma.size)
 
 
+def background_share(gray: np.ndarray, tolerance: int = 24) -> tuple[float, int]:
+    """(fraction of pixels within ``tolerance`` grey levels of the most common one, that level)
+    of a uint8 grey image: near 1 for forms, tables, screenshots and scans (a clean background),
+    well under 0.5 for photos of scenes."""
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256])[:, 0]
+    mode = int(np.argmax(hist))
+    near = float(hist[max(0, mode - tolerance): mode + tolerance + 1].sum()) / max(1.0, float(hist.sum()))
+    return near, mode
+
+
 def suppress_colour(img: np.ndarray) -> np.ndarray:
     """The image (BGR uint8 (H, W, 3)) with each coloured pixel (chroma, max - min channel, at
     least ``CHROMA_MIN / 2``) replaced by the grey of its brightest channel plus its chroma,

@@ -122,7 +122,8 @@ class OCREngine:
             if colour:
                 t_col = time.perf_counter()
                 plain = suppress_colour(prepared)
-                ordered = merge_views(boxes, self.detector.detect(plain))
+                ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
+                           for q, sc in merge_views(boxes, self.detector.detect(plain))]
                 boxes = [ordered[i] for i in sort_reading_order([q for q, _ in ordered])]
                 timings["colour_view"] = time.perf_counter() - t_col
             quads = [q for q, _ in boxes]
@@ -138,7 +139,7 @@ class OCREngine:
         alts: list[tuple[int, np.ndarray, str]] = []
         if detect:
             for i, q in enumerate(quads):
-                if is_tall(q):
+                if self.config.lone_glyphs and is_tall(q):
                     x0, y0 = np.floor(q.min(0)).astype(int)
                     x1, y1 = np.ceil(q.max(0)).astype(int)
                     alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
@@ -150,7 +151,10 @@ class OCREngine:
             t_g = time.perf_counter()
             glyph_quads = glyph_regions(suppress_colour(img) if colour else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g
-        texts = self.recognizer.recognize(crops + [a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
+        # Separate calls: extra crops in the lines' call would change how lines are batched and
+        # padded, and so their readings (IC15 scenes: 2 of 50 images).
+        texts = self.recognizer.recognize(crops)
+        texts += self.recognizer.recognize([a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
         for (i, _, kind), alt in zip(alts, texts[n_lines : n_lines + len(alts)]):
             if _prefer_alt(texts[i], alt, kind):
                 texts[i] = alt

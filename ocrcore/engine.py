@@ -186,15 +186,15 @@ def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> 
     unrotated (at most 2 characters, confidence 0.5) wins when the rotated reading has at most
     one character (a lone 1 or / turned 90° reads as _ or 一; a vertical line has several; letting
     the more confident reading win instead turned rotated scene words into garbage on IC15). ``plain``: the crop
-    with coloured ink suppressed wins when more confident, or as confident (within 0.02) and as
-    long (a ring through 今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads
-    shorter or less sure there)."""
+    with coloured ink suppressed wins when as long and as confident (within 0.02): a ring through
+    今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads shorter or less sure
+    there (letting a more confident but shorter reading win read 0.00 as 000 on SROIE)."""
     (text, conf), (alt_text, alt_conf) = first, alt
     if not alt_text:
         return False
     if kind == "upright":
         return len(text) <= 1 and len(alt_text) <= 2 and alt_conf >= 0.5
-    return alt_conf > conf or (len(alt_text) == len(text) and alt_conf >= conf - 0.02)
+    return len(alt_text) == len(text) and alt_conf >= conf - 0.02
 
 
 def _thumbnail(img: np.ndarray, pixels: int = 250_000) -> np.ndarray:

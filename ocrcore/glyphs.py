@@ -41,7 +41,7 @@ class GlyphParams:
     max_em: float = 1.6  # largest glyph side / em
     max_aspect: float = 16.0  # longer / shorter side of a component (ruling lines are longer)
     group_gap: float = 0.6  # strokes join a glyph when closer than this * the glyph's size (二: ~0.5)
-    max_stray_ink: float = 0.04  # ink of other components allowed in the square around a glyph
+    max_stray_ink: float = 0.01  # ink of other components allowed in the square around a glyph
     max_regions: int = 24
     # Recognition confidence a lone glyph needs, as for lines; a lone 一 reads at 0.53 (18 px)
     # to 0.9. Only letters, digits, CJK and dashes are kept (accept_glyph).
@@ -84,7 +84,7 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
     out: list[tuple[int, np.ndarray]] = []
     for x0, y0, x1, y1, ids in groups:
         size = max(x1 - x0, y1 - y0)
-        if size < lo or size > hi:
+        if size < lo or size > hi or _dashed_rule(stats, ids):
             continue
         # The square is the glyph's size plus a margin, and at least 0.75 em when lines give
         # one: a dash alone in a 26 px square read as a block (■ 0.35), at line height as -.
@@ -109,6 +109,18 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
 def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(a[:, 0].min() < b[:, 0].max() and b[:, 0].min() < a[:, 0].max()
                 and a[:, 1].min() < b[:, 1].max() and b[:, 1].min() < a[:, 1].max())
+
+
+def _dashed_rule(stats: np.ndarray, ids: list[int]) -> bool:
+    """Whether a group is flat strokes side by side (a piece of a dashed separator line on a
+    receipt, read as -- or 一 on SROIE) rather than one glyph (strokes stacked, like 二 and 三)."""
+    flat = [stats[i] for i in ids if stats[i][2] >= 3 * stats[i][3]]
+    for a in range(len(flat)):
+        for b in range(a + 1, len(flat)):
+            (ax, _, aw, _), (bx, _, bw, _) = flat[a][:4], flat[b][:4]
+            if ax + aw <= bx or bx + bw <= ax:
+                return True
+    return False
 
 
 def _group(comps: list[list], gap: float) -> list[list]:

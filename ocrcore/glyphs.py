@@ -41,7 +41,7 @@ class GlyphParams:
     max_em: float = 1.6  # largest glyph side / em
     max_aspect: float = 16.0  # longer / shorter side of a component (ruling lines are longer)
     group_gap: float = 0.6  # strokes join a glyph when closer than this * the glyph's size (二: ~0.5)
-    max_stray_ink: float = 0.01  # ink of other components allowed in the square around a glyph
+    max_stray_ink: float = 0.04  # ink of other components allowed in the square around a glyph
     max_regions: int = 24
     # Recognition confidence a lone glyph needs, as for lines; a lone 一 reads at 0.53 (18 px)
     # to 0.9. Only letters, digits, CJK and dashes are kept (accept_glyph).

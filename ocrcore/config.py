@@ -52,6 +52,11 @@ class EngineConfig:
     orient: bool = True
     enhance: EnhanceMode = "auto"
     min_confidence: float = 0.5  # lines below this are dropped (PP-OCR's text_score)
+    # Issue #11: a second detection view with coloured ink suppressed on images with colour
+    # (strokes, seals, highlights over text); the search for lone glyphs DB misses (一, -) and the
+    # unrotated reading of tall one-glyph crops (1, 7).
+    colour_view: bool = True
+    lone_glyphs: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     model_dir: Path | None = None
     # Deployment defaults of the domain vocabulary (ocrcore.vocab, docs/vocabulary.md); a call's

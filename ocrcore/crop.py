@@ -12,16 +12,29 @@ from .preprocess import line_tensor_batch
 VERTICAL_RATIO = 1.5  # a crop this much taller than wide is a vertical line: rotate it
 
 
-def crop_quad(img: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Warp the quad (tl, tr, br, bl) to an upright rectangle; tall crops rotated 90° CCW."""
-    quad = quad.astype(np.float32)
+def _quad_size(quad: np.ndarray) -> tuple[int, int]:
     w = int(round(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[3] - quad[2]))))
     h = int(round(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2]))))
+    return max(w, 1), max(h, 1)
+
+
+def is_tall(quad: np.ndarray) -> bool:
+    """Whether :func:`crop_quad` turns this quad's crop 90° as a vertical line. A lone tall glyph
+    (1, l, /, 丨) in a table cell is as tall, so the engine reads such crops both ways."""
+    w, h = _quad_size(quad.astype(np.float32))
+    return h >= VERTICAL_RATIO * w
+
+
+def crop_quad(img: np.ndarray, quad: np.ndarray, *, rotate_tall: bool = True) -> np.ndarray:
+    """Warp the quad (tl, tr, br, bl) to an upright rectangle; tall crops rotated 90° CCW
+    unless ``rotate_tall`` is False."""
+    quad = quad.astype(np.float32)
+    w, h = _quad_size(quad)
     w, h = max(w, 1), max(h, 1)
     dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(quad, dst)
     crop = cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    if h >= VERTICAL_RATIO * w:
+    if rotate_tall and h >= VERTICAL_RATIO * w:
         crop = np.ascontiguousarray(np.rot90(crop))
     return crop
 

@@ -188,6 +188,60 @@ def _merge_tiled(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> lis
     return kept
 
 
+def _same_line(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two quads (4, 2) float32 are (parts of) one text line: see :func:`merge_views`."""
+    area_a, area_b = cv2.contourArea(a), cv2.contourArea(b)
+    if min(area_a, area_b) <= 0:
+        return False
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    if inter <= 0.6 * min(area_a, area_b):
+        return False
+    ha, hb = line_height(a), line_height(b)
+    union = cv2.minAreaRect(np.concatenate([a, b]).astype(np.float32))
+    return max(ha, hb) <= 1.4 * min(ha, hb) and min(union[1]) <= 1.25 * max(ha, hb)
+
+
+def merge_views(first: list[tuple[np.ndarray, float]], second: list[tuple[np.ndarray, float]]
+                ) -> list[tuple[np.ndarray, float]]:
+    """Boxes of one page detected on two views of it (the image, and the image with coloured ink
+    suppressed: ``preprocess.suppress_colour``) -> one set, unordered. Boxes of one line seen in
+    both views are fused into their union, so a line cut at a red ring or a highlight in the
+    first view is whole; boxes seen in the first view only (coloured text) are kept.
+
+    Only boxes of different views are matched (each view's own boxes stay as the detector split
+    them), and two are one line when the smaller lies mostly (> 60%) inside the other, their
+    heights differ by less than 40% and their union is no taller than 1.25 times the taller:
+    neighbouring items of a row, whose grown boxes touch, and small lines inside a big box of
+    the other view stay apart (both fused lines on zh_real_dev). Boxes of the second view that
+    match nothing in the first are dropped: on colourful photos they were lines read twice or
+    texture read as text."""
+    boxes = [(q, s, 0) for q, s in first] + [(q, s, 1) for q, s in second]
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(first)):
+        for j in range(len(first), len(boxes)):
+            if _same_line(boxes[i][0], boxes[j][0]):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(i)
+    out: list[tuple[np.ndarray, float]] = []
+    for idx in groups.values():
+        if len(idx) == 1:
+            if boxes[idx[0]][2] == 0:
+                out.append(boxes[idx[0]][:2])
+            continue
+        pts = np.concatenate([boxes[i][0] for i in idx]).astype(np.float32)
+        out.append((order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts))), max(boxes[i][1] for i in idx)))
+    return out
+
+
 def sort_reading_order(quads: list[np.ndarray]) -> list[int]:
     """Indices of quads top-to-bottom, then left-to-right within a row.
 

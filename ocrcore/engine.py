@@ -13,21 +13,29 @@ import numpy as np
 
 from .config import EngineConfig
 from .cores import CorePool
-from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad
+from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad, is_tall
 from .decode import decode_image
-from .detect import Detector
+from .detect import Detector, merge_views, sort_reading_order
+from .glyphs import accept_glyph, glyph_crop, glyph_regions
 from .host import cpu_info, usable_cores
 from .layout import block_box, reading_order
 from .models import profile_files
 from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
-from .preprocess import EnhanceMode, enhance
+from .preprocess import EnhanceMode, background_share, colour_fraction, enhance, suppress_colour, to_gray
 from .recognize import LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .spacing import restore_spaces
 from .types import Block, Line, OCRResult, Word
 from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
 from .words import line_words
+
+# Images with at least this fraction of coloured pixels (preprocess.CHROMA_MIN) get the second,
+# colour-suppressed detection view: a red ring of 2 px over a line is ~0.5% of a small image.
+COLOUR_VIEW_MIN = 0.001
+# ...and a clean background (preprocess.background_share): documents, forms, screenshots. On
+# photos of scenes the second view changed little but cost page F1 (IC15 scenes 0.857 -> 0.850).
+CLEAN_PAGE = 0.6
 
 
 class OCREngine:
@@ -155,7 +163,19 @@ class OCREngine:
             prepared = enhance(img, enhance_mode or self.config.enhance)
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
-            quads = [q for q, _ in self.detector.detect(prepared)]
+            boxes = self.detector.detect(prepared)
+            # Coloured strokes and highlights cut lines and eat characters: detect again with
+            # coloured ink suppressed and fuse the two views (docs/accuracy.md, issue #11).
+            colour = (self.config.colour_view and colour_fraction(img) >= COLOUR_VIEW_MIN
+                      and background_share(to_gray(_thumbnail(img)))[0] >= CLEAN_PAGE)
+            if colour:
+                t_col = time.perf_counter()
+                plain = suppress_colour(prepared)
+                ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
+                           for q, sc in merge_views(boxes, self.detector.detect(plain))]
+                boxes = [ordered[i] for i in sort_reading_order([q for q, _ in ordered])]
+                timings["colour_view"] = time.perf_counter() - t_col
+            quads = [q for q, _ in boxes]
             t_orient = time.perf_counter()
             if use_orient and quads:
                 page = find_orientation(img, quads, self.classifier, self.recognizer)
@@ -171,6 +191,23 @@ class OCREngine:
             crops = fixed
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
+        # Second readings (see _prefer_alt): tall crops (one tall glyph like 1 or /, or a vertical
+        # line) also unrotated; crops with coloured ink also with that ink suppressed.
+        alts: list[tuple[int, np.ndarray, str]] = []
+        if detect:
+            for i, q in enumerate(quads):
+                if self.config.lone_glyphs and is_tall(q):
+                    x0, y0 = np.floor(q.min(0)).astype(int)
+                    x1, y1 = np.ceil(q.max(0)).astype(int)
+                    alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
+                if colour and colour_fraction(crops[i]) >= 0.01:
+                    alts.append((i, suppress_colour(crops[i]), "plain"))
+        glyph_quads: list[np.ndarray] = []
+        if detect and self.config.lone_glyphs:
+            t_g = time.perf_counter()
+            glyph_quads = glyph_regions(suppress_colour(img) if colour else img, quads)
+            timings["glyph_search"] = time.perf_counter() - t_g
+        glyph_texts: list[tuple[str, float]] = []
         if decoder is None:
             readings = self.recognizer.recognize_detailed(crops)
             t4 = time.perf_counter()
@@ -182,14 +219,23 @@ class OCREngine:
                 timings["orient"] += time.perf_counter() - t4
             texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
                 self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
-        else:  # a constrained reading is taken as decoded: no spaces restored, no word boxes
+            # Separate call: extra crops in the lines' call would change how lines are batched and
+            # padded, and so their readings (IC15 scenes: 2 of 50 images).
+            if alts or glyph_quads:
+                extra = self.recognizer.recognize([a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
+                for (i, _, kind), alt in zip(alts, extra[: len(alts)]):
+                    if _prefer_alt((texts[i][0], texts[i][1]), alt, kind):
+                        texts[i] = (alt[0], alt[1], None, None)
+                glyph_texts = extra[len(alts):]
+        else:  # a constrained reading is taken as decoded: no spaces restored, no word boxes, no second readings
             t4 = time.perf_counter()
             texts = [(d.text, d.confidence, None, d) for d in self.recognizer.recognize_constrained(crops, decoder)]
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
-        timings["spacing"] = t5 - t4  # and the word boxes when asked
+        timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
         min_conf = 0.0 if not detect else self.config.min_confidence
         kept = [(q, t) for q, t in zip(quads, texts) if t[0] and t[1] >= min_conf]
+        kept += [(q, (t[0], t[1], None, None)) for q, t in zip(glyph_quads, glyph_texts) if accept_glyph(*t)]
         order, groups = reading_order([q for q, _ in kept])
         block_of = {i: b for b, group in enumerate(groups) for i in group}
         position = {i: n for n, i in enumerate(order)}
@@ -232,6 +278,27 @@ class OCREngine:
             chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
             out.append(("".join(chars).strip(), r.confidence))
         return out
+
+
+def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> bool:
+    """Whether a line's second reading replaces its first. ``upright``: a tall crop read
+    unrotated (at most 2 characters, confidence 0.5) wins when the rotated reading has at most
+    one character (a lone 1 or / turned 90° reads as _ or 一; a vertical line has several; letting
+    the more confident reading win instead turned rotated scene words into garbage on IC15). ``plain``: the crop
+    with coloured ink suppressed wins when as long and as confident (within 0.02): a ring through
+    今 reads 令 at 1.0 too; coloured text, lost in the plain crop, reads shorter or less sure
+    there (letting a more confident but shorter reading win read 0.00 as 000 on SROIE)."""
+    (text, conf), (alt_text, alt_conf) = first, alt
+    if not alt_text:
+        return False
+    if kind == "upright":
+        return len(text) <= 1 and len(alt_text) <= 2 and alt_conf >= 0.5
+    return len(alt_text) == len(text) and alt_conf >= conf - 0.02
+
+
+def _thumbnail(img: np.ndarray, pixels: int = 250_000) -> np.ndarray:
+    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / pixels))))
+    return np.ascontiguousarray(img[::step, ::step])
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

@@ -190,3 +190,12 @@ def lines_in_order(pred: Iterable[str], truth: Iterable[str], fold_case: bool = 
             return False
         pos = found + len(normalize_text(line, fold_case))
     return True
+
+
+def reads_as(predicted: list[str], truth: list[str], *, whole_lines: bool = False) -> bool:
+    """Whether predicted lines (reading order) give exactly the truth lines' text, compared
+    after NFKC with whitespace removed (nothing missing, nothing extra, same order). With
+    ``whole_lines`` each truth line must also come back as one line (no line cut in two)."""
+    if whole_lines and len(predicted) != len(truth):
+        return False
+    return normalize_text("".join(predicted)) == normalize_text("".join(truth))

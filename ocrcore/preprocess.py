@@ -67,6 +67,54 @@ def enhance(img: np.ndarray, mode: EnhanceMode) -> np.ndarray:
     return contrast_stretch(img, lo, hi)
 
 
+# A pixel is "coloured" when its channels differ by this many levels (red seal ink 230,80,80: 150;
+# black, grey and white paper: under 20; JPEG fringes of black text: under 40).
+CHROMA_MIN = 60
+
+
+def colour_fraction(img: np.ndarray, chroma_min: int = CHROMA_MIN) -> float:
+    """Fraction of the pixels of a BGR uint8 image whose max - min channel is at least
+    ``chroma_min`` (on a thumbnail of at most ~250k pixels for big images); 0.0 for grey images."""
+    if img.ndim != 3:
+        return 0.0
+    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / 250_000))))
+    small = img[::step, ::step]
+    chroma = cv2.subtract(small.max(axis=2), small.min(axis=2))
+    return float(np.count_nonzero(chroma >= chroma_min)) / max(1, chroma.size)
+
+
+def background_share(gray: np.ndarray, tolerance: int = 24) -> tuple[float, int]:
+    """(fraction of pixels within ``tolerance`` grey levels of the most common one, that level)
+    of a uint8 grey image: near 1 for forms, tables, screenshots and scans (a clean background),
+    well under 0.5 for photos of scenes."""
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256])[:, 0]
+    mode = int(np.argmax(hist))
+    near = float(hist[max(0, mode - tolerance): mode + tolerance + 1].sum()) / max(1.0, float(hist.sum()))
+    return near, mode
+
+
+def suppress_colour(img: np.ndarray) -> np.ndarray:
+    """The image (BGR uint8 (H, W, 3)) with each coloured pixel (chroma, max - min channel, at
+    least ``CHROMA_MIN / 2``) replaced by the grey of its brightest channel plus its chroma,
+    saturated at 255; grey pixels are left as they are, so the detector sees the same page
+    except where there is colour (a grey version of the whole page joined neighbouring items of
+    a row on zh_real_dev).
+
+    Black and grey ink stay as they are; coloured ink and fills turn white (a red ring 230,80,80
+    -> 255, a purple signature 160,50,130 -> 255, a yellow highlight -> 255), so strokes, seals
+    and highlights stop cutting the black text they cross. The brightest channel alone (HSV
+    value) left purple and blue ink mid-grey. Coloured text turns white too: callers use this as
+    a second view, never instead of the image."""
+    if img.ndim != 3:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    hi, lo = img.max(axis=2), img.min(axis=2)
+    chroma = cv2.subtract(hi, lo)
+    plain = cv2.cvtColor(cv2.add(hi, chroma), cv2.COLOR_GRAY2BGR)
+    grey = chroma < CHROMA_MIN // 2
+    plain[grey] = img[grey]
+    return plain
+
+
 def det_input_size(h: int, w: int, max_side: int, min_side: int) -> tuple[int, int]:
     """Detector input size: long side at most ``max_side`` (give or take the rounding), short
     side raised toward ``min_side`` for small images (small text needs pixels), both multiples

@@ -1,0 +1,169 @@
+"""Lone short glyphs the DB detector misses: 一, 二, a dash, sometimes 三 or a digit, alone in a
+field or a table cell.
+
+DB scores a lone flat stroke like a ruling line: on ``cases/05_yi_alone.png`` its probability map
+peaks at 0.35 at the image's own scale (threshold 0.3, box score 0.5 needed) and turns into a
+page-wide blob when the 140x220 image is raised to the detector's 736 px minimum; in a sentence
+the same 一 is found. No threshold fixes that without inventing boxes elsewhere, so the page's
+ink is searched directly: dark connected components (Otsu) outside every detected line, of a
+glyph's size (judged against the page's median line height), grouped when they sit closer than
+a third of their size (the strokes of 二 and 三), and isolated (a clean margin around them).
+Each group becomes a square region, wide enough that a flat glyph is not stretched to fill the
+recogniser's 48 px height; the engine reads the regions and keeps those read confidently
+(:func:`accept_glyph`).
+
+Only pages with a clean background are searched (most pixels near the background grey: forms,
+tables, screenshots, scans); photos of scenes are left alone, so their clutter costs nothing and
+is never read as text.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .detect import line_height
+from .preprocess import background_share, to_gray
+
+
+@dataclass(frozen=True)
+class GlyphParams:
+    """Knobs of the lone-glyph search (pixels of the image; sizes relative to the median line
+    height ``em`` of the detected lines, or to the image when there are none)."""
+
+    clean_background: float = 0.6  # fraction of pixels within +-24 grey levels of the mode
+    min_contrast: int = 80  # grey levels between the background mode and the Otsu threshold's far side
+    min_px: int = 4  # smallest glyph side considered, pixels (a dash at 18 px is 6 x 2)
+    min_em: float = 0.15  # smallest glyph side / em (a dash at 18 px: 0.2 of its line box)
+    max_em: float = 1.6  # largest glyph side / em
+    max_aspect: float = 16.0  # longer / shorter side of a component (ruling lines are longer)
+    group_gap: float = 0.6  # strokes join a glyph when closer than this * the glyph's size (二: ~0.5)
+    max_stray_ink: float = 0.04  # ink of other components allowed in the square around a glyph
+    max_regions: int = 24
+    # Recognition confidence a lone glyph needs, as for lines; a lone 一 reads at 0.53 (18 px)
+    # to 0.9. Only letters, digits, CJK and dashes are kept (accept_glyph).
+    min_confidence: float = 0.5
+    side_pad: float = 0.5  # background added left and right of the square, * its side
+
+
+def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | None = None) -> list[np.ndarray]:
+    """Square quads (4, 2) float32 (tl, tr, br, bl; image pixels) around isolated glyph-sized ink
+    outside the detected ``quads``, at most ``max_regions``, largest first; [] when the page has
+    no clean background or too little contrast. ``img``: BGR uint8 (H, W, 3)."""
+    p = p or GlyphParams()
+    gray = to_gray(img)
+    h, w = gray.shape
+    share, mode = background_share(gray)
+    if share < p.clean_background:
+        return []
+    dark_ink = mode >= 128
+    thr, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if abs(mode - thr) < p.min_contrast / 2:
+        return []
+    ink = (gray <= thr) if dark_ink else (gray > thr)
+    far = (gray < mode - p.min_contrast) if dark_ink else (gray > mode + p.min_contrast)
+    mask = ink.astype(np.uint8)
+    heights = [line_height(q) for q in quads]
+    for q in quads:  # lines already found are not searched again
+        cv2.fillPoly(mask, [np.round(q).astype(np.int32)], 0)
+    em = float(np.median(heights)) if heights else float(min(h, w)) / 2.5
+    lo, hi = max(p.min_px, p.min_em * em), p.max_em * em
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    comps = []
+    for i in range(1, n):
+        x, y, cw, ch = (int(v) for v in stats[i][:4])
+        if max(cw, ch) > hi or max(cw, ch) < 2 or max(cw, ch) / max(1, min(cw, ch)) > p.max_aspect:
+            continue
+        if not far[y: y + ch, x: x + cw][labels[y: y + ch, x: x + cw] == i].any():  # faint smudge, not ink
+            continue
+        comps.append([x, y, x + cw, y + ch, [i]])
+    groups = _group(comps, p.group_gap)
+    out: list[tuple[int, np.ndarray]] = []
+    for x0, y0, x1, y1, ids in groups:
+        size = max(x1 - x0, y1 - y0)
+        if size < lo or size > hi or _dashed_rule(stats, ids):
+            continue
+        # The square is the glyph's size plus a margin, and at least 0.75 em when lines give
+        # one: a dash alone in a 26 px square read as a block (■ 0.35), at line height as -.
+        half = max(0.62 * size + 2, 0.375 * em if heights else 0.0)
+        cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+        sx0, sy0 = int(max(0, cx - half)), int(max(0, cy - half))
+        sx1, sy1 = int(min(w, cx + half + 1)), int(min(h, cy + half + 1))
+        window = labels[sy0:sy1, sx0:sx1]
+        stray = (mask[sy0:sy1, sx0:sx1] > 0) & ~np.isin(window, ids)
+        if stray.mean() > p.max_stray_ink:
+            continue
+        quad = np.array([[sx0, sy0], [sx1 - 1, sy0], [sx1 - 1, sy1 - 1], [sx0, sy1 - 1]], dtype=np.float32)
+        out.append((size, quad))
+    out.sort(key=lambda t: -t[0])
+    kept: list[np.ndarray] = []
+    for _, q in out:  # largest first; a square overlapping a kept one is part of it
+        if not any(_overlaps(q, k) for k in kept):
+            kept.append(q)
+    return kept[: p.max_regions]
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[:, 0].min() < b[:, 0].max() and b[:, 0].min() < a[:, 0].max()
+                and a[:, 1].min() < b[:, 1].max() and b[:, 1].min() < a[:, 1].max())
+
+
+def _dashed_rule(stats: np.ndarray, ids: list[int]) -> bool:
+    """Whether a group is flat strokes side by side (a piece of a dashed separator line on a
+    receipt, read as -- or 一 on SROIE) rather than one glyph (strokes stacked, like 二 and 三)."""
+    flat = [stats[i] for i in ids if stats[i][2] >= 3 * stats[i][3]]
+    for a in range(len(flat)):
+        for b in range(a + 1, len(flat)):
+            (ax, _, aw, _), (bx, _, bw, _) = flat[a][:4], flat[b][:4]
+            if ax + aw <= bx or bx + bw <= ax:
+                return True
+    return False
+
+
+def _group(comps: list[list], gap: float) -> list[list]:
+    """Join component boxes [x0, y0, x1, y1, ids] closer than ``gap`` * the larger one's size
+    (union of boxes until nothing changes; a page has few candidates)."""
+    groups = [list(c) for c in comps]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = groups[i], groups[j]
+                g = gap * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
+                if a[0] - g <= b[2] and b[0] - g <= a[2] and a[1] - g <= b[3] and b[1] - g <= a[3]:
+                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4]]
+                    del groups[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return groups
+
+
+def glyph_crop(img: np.ndarray, quad: np.ndarray, p: GlyphParams | None = None) -> np.ndarray:
+    """The square region of :func:`glyph_regions` (axis-aligned quad) cut from ``img`` and widened
+    by ``side_pad`` of its side on the left and right with its own edge pixels (background, the
+    region being isolated): a lone 一 in a square read at 0.63-0.74, widened to 2:1 at 0.85."""
+    p = p or GlyphParams()
+    x0, y0 = (int(v) for v in quad.min(0))
+    x1, y1 = (int(v) for v in quad.max(0))
+    crop = img[y0: y1 + 1, x0: x1 + 1]
+    pad = int(round(p.side_pad * crop.shape[0]))
+    return cv2.copyMakeBorder(crop, 0, 0, pad, pad, cv2.BORDER_REPLICATE)
+
+
+DASHES = set("-‐‑‒–—―/")
+
+
+def accept_glyph(text: str, confidence: float, p: GlyphParams | None = None) -> bool:
+    """Whether the recogniser's reading of a lone-glyph region is kept: at most 3 characters,
+    each a letter, digit or CJK character or a dash/slash, read with ``min_confidence``."""
+    p = p or GlyphParams()
+    text = text.strip()
+    if not text or len(text) > 3 or confidence < p.min_confidence:
+        return False
+    return all(unicodedata.category(c)[0] in "LN" or c in DASHES for c in text)

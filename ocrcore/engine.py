@@ -227,9 +227,14 @@ class OCREngine:
                     if _prefer_alt((texts[i][0], texts[i][1]), alt, kind):
                         texts[i] = (alt[0], alt[1], None, None)
                 glyph_texts = extra[len(alts):]
-        else:  # a constrained reading is taken as decoded: no spaces restored, no word boxes, no second readings
+        else:  # lines a constraint shaped are taken as decoded (no spaces restored, no word boxes); the others as above
+            greedy: list[LineReading | None] = [None] * len(crops)
+            decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
             t4 = time.perf_counter()
-            texts = [(d.text, d.confidence, None, d) for d in self.recognizer.recognize_constrained(crops, decoder)]
+            texts = [self._read_line(c, r, q, f, words) if r is not None else ("", 0.0, None, None)
+                     for c, r, q, f in zip(crops, greedy, quads, flipped)]
+            texts = [(carry_spaces(t[0], d.text), d.confidence, None, d) if d.constraint or d.pattern_fallback else t
+                     for t, d in zip(texts, decoded)]
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
@@ -269,15 +274,31 @@ class OCREngine:
         with self.cores.hold():
             if (self.config.use_cls if cls is None else cls) and crops:
                 crops = self.classifier.fix(crops)
+            decoded: list[Decoded | None] = [None] * len(crops)
             if decoder is not None:
-                return [(d.text, d.confidence) for d in self.recognizer.recognize_constrained(crops, decoder)]
-            readings = self.recognizer.recognize_detailed(crops)
+                greedy: list[LineReading | None] = [None] * len(crops)
+                decoded = list(self.recognizer.recognize_constrained(crops, decoder, greedy))
+                readings = [r for r in greedy if r is not None]
+            else:
+                readings = self.recognizer.recognize_detailed(crops)
         out = []
-        for crop, r in zip(crops, readings):
+        for crop, r, d in zip(crops, readings, decoded):
             chars = [str(c) for c in self.recognizer.charset[r.labels]]
             chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
-            out.append(("".join(chars).strip(), r.confidence))
+            spaced = "".join(chars).strip()
+            shaped = d is not None and bool(d.constraint or d.pattern_fallback)
+            out.append((carry_spaces(spaced, d.text), d.confidence) if shaped and d is not None else (spaced, r.confidence))
         return out
+
+
+def carry_spaces(spaced: str, shaped: str) -> str:
+    """``shaped`` (a constrained reading, which restores no spaces) with the spaces of ``spaced``
+    (the free reading with spaces restored, ocrcore.spacing) where both have as many non-space
+    characters (a constraint that substituted characters); otherwise ``shaped`` as it is."""
+    if " " in shaped or " " not in spaced or len(spaced.replace(" ", "")) != len(shaped):
+        return shaped
+    it = iter(shaped)
+    return "".join(" " if c == " " else next(it) for c in spaced)
 
 
 def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> bool:

@@ -117,9 +117,12 @@ class Recognizer:
                 results[i] = r
         return results
 
-    def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder) -> list[Decoded]:
+    def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder,
+                              readings: list[LineReading | None] | None = None) -> list[Decoded]:
         """Like :meth:`recognize`, decoded under a constraint (ocrcore.vocab): this also fetches the
-        network's full (B, T, C) probabilities, which the default path never copies out of ORT."""
+        network's full (B, T, C) probabilities, which the default path never copies out of ORT.
+        ``readings``, if given (a list as long as ``crops``), receives each line's unconstrained
+        :class:`LineReading` (what :meth:`recognize_detailed` gives), for lines no constraint shaped."""
         if not crops:
             return []
         ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
@@ -130,6 +133,9 @@ class Recognizer:
             width = self._width(max(ratios[i] for i in idx))
             batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width)
             probs, best, best_p = self.session.run([probs_name, *GREEDY_OUTPUTS], {self._input: batch})
+            if readings is not None:
+                for i, reading in zip(idx, self._readings(crops, idx, width, best, best_p)):
+                    readings[i] = reading
             return [decoder.decode(probs[b], greedy) for b, greedy in enumerate(greedy_collapse(best, best_p))]
 
         batches = self._batches(ratios)
@@ -153,14 +159,7 @@ class Recognizer:
             width = self._width(max(ratios[i] for i in idx))
             batch = line_tensor_batch([crops[i] for i in idx], h_in, width)
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
-            out = []
-            for i, (labels, label_probs, runs) in zip(idx, greedy_runs(best, best_p)):
-                h, w = crops[i].shape[:2]
-                rw = min(width, max(1, int(np.ceil(h_in * w / max(h, 1)))))
-                out.append(LineReading("".join(self.charset[labels]).strip(),
-                                       float(label_probs.mean()) if len(labels) else 0.0,
-                                       labels, label_probs, runs, 8.0 * w / rw))
-            return out
+            return self._readings(crops, idx, width, best, best_p)
 
         batches = self._batches(ratios)
         batches.reverse()
@@ -169,3 +168,17 @@ class Recognizer:
             for i, r in zip(idx, out):
                 results[i] = r
         return [r for r in results if r is not None]
+
+    def _readings(self, crops: list[np.ndarray], idx: list[int], width: int, best: np.ndarray,
+                  best_p: np.ndarray) -> list[LineReading]:
+        """The :class:`LineReading` of each line ``idx`` of one batch padded to ``width`` pixels, from
+        its (B, T) best-path class ids and probabilities; ``step_px`` is one time step in crop pixels."""
+        h_in = self.params.height
+        out = []
+        for i, (labels, label_probs, runs) in zip(idx, greedy_runs(best, best_p)):
+            h, w = crops[i].shape[:2]
+            rw = min(width, max(1, int(np.ceil(h_in * w / max(h, 1)))))
+            out.append(LineReading("".join(self.charset[labels]).strip(),
+                                   float(label_probs.mean()) if len(labels) else 0.0,
+                                   labels, label_probs, runs, 8.0 * w / rw))
+        return out

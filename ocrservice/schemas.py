@@ -27,8 +27,8 @@ class LineOut(BaseModel):
         description="four [x, y] points clockwise from top-left, in pixels of the (EXIF-rotated) image",
     )
     constraint: str | None = Field(None, examples=["allowlist"], description="the constraint(s) that shaped this line "
-                                   "(allowlist, blocklist, pattern, hotwords, joined by +); absent when none did")
-    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely (absent otherwise)")
+                                   "(allowlist, blocklist, pattern, hotwords, joined by +); null when none did")
+    pattern_fallback: bool | None = Field(None, description="true: no reading matched the pattern, the line is read freely (null otherwise)")
     block: int | None = Field(None, examples=[0], description="id of the block (in `blocks`) the line belongs to")
     words: list[WordOut] | None = Field(
         None, description="with `words=true`: the line's words (Latin) and characters (Chinese), in order")

@@ -49,7 +49,7 @@ def assert_contract(body: dict) -> None:
     w, h = body["width"], body["height"]
     assert w > 0 and h > 0
     for line in body["text"]:
-        assert {"text", "confidence", "box"} <= set(line) <= {"text", "confidence", "box", "block", "words"}
+        assert {"text", "confidence", "box"} <= set(line) <= {"text", "confidence", "box", "block", "words", "constraint", "pattern_fallback", "page"}
         assert isinstance(line["text"], str) and line["text"]
         assert 0.0 <= line["confidence"] <= 1.0
         assert len(line["box"]) == 4

@@ -165,14 +165,14 @@ def test_measured_gains_and_no_harm(engine) -> None:
 def test_lines_say_which_constraint_shaped_them(engine) -> None:
     img = render_line("Total 1O5.2O", 40)
     free = engine.ocr(img, detect=False).to_dict()["text"][0]
-    assert "constraint" not in free and "pattern_fallback" not in free
+    assert free.get("constraint") is None and not free.get("pattern_fallback")
     digits = engine.ocr(img, detect=False, allowlist="0123456789.").to_dict()["text"][0]
     assert digits["constraint"] == "allowlist" and set(digits["text"]) <= set("0123456789.")
     assert 0 < digits["confidence"] <= 1
     shaped = engine.ocr(img, detect=False, pattern=r"Total \d+\.\d\d").to_dict()["text"][0]
     assert shaped["constraint"] == "pattern" and re.fullmatch(r"Total \d+\.\d\d", shaped["text"])
     missed = engine.ocr(img, detect=False, pattern=r"[A-Z]{12}").to_dict()["text"][0]
-    assert missed.get("pattern_fallback") is True and missed["text"] == free["text"] and "constraint" not in missed
+    assert missed.get("pattern_fallback") is True and missed["text"] == free["text"] and missed.get("constraint") is None
 
 
 def test_deployment_defaults(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def test_api_constraints(server: str) -> None:
         return httpx.post(kw.pop("url", url), files={"image": ("l.png", data, "image/png")}, timeout=120, **kw)
 
     free = post().json()
-    assert "constraint" not in free["text"][0]  # absent when no constraint shaped the line
+    assert free["text"][0].get("constraint") is None  # null when no constraint shaped the line
     by_query = post(url=url + "&allowlist=0123456789.").json()
     assert by_query["cached"] is False  # the cache key includes the constraint
     assert by_query["text"][0]["constraint"] == "allowlist" and set(by_query["text"][0]["text"]) <= set("0123456789.")
@@ -228,3 +228,11 @@ def test_cli_flags(tmp_path: Path) -> None:
     assert line["constraint"].startswith("allowlist") and set(line["text"]) <= set("0123456789.")
     bad = subprocess.run([*cmd, "--pattern", "([0-9", str(img)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "pattern" in bad.stderr
+
+
+def test_carry_spaces_keeps_the_free_readings_spaces_only_where_characters_line_up() -> None:
+    from ocrcore.engine import carry_spaces
+
+    assert carry_spaces("版本 Version 3.2", "版本Versi0n3.2") == "版本 Versi0n 3.2"  # one substitution: spaces kept
+    assert carry_spaces("版本 Version 3.2", "版本Version3") == "版本Version3"  # lengths differ: as decoded
+    assert carry_spaces("abc", "abd") == "abd"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -107,14 +109,7 @@ class Recognizer:
             return [("".join(self.charset[labels]).strip(), float(label_probs.mean()) if len(labels) else 0.0)
                     for labels, label_probs in greedy_collapse(best, best_p)]
 
-        batches = self._batches(ratios)
-        # Batches are independent: idle cores take some (ocrcore.cores); widest first, so the
-        # longest single piece of work starts earliest and no core idles at the end.
-        batches.reverse()
-        outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
-        for idx, out in zip(batches, outputs):
-            for i, r in zip(idx, out):
-                results[i] = r
+        self._run_batches(ratios, run, results)
         return results
 
     def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder,
@@ -138,12 +133,7 @@ class Recognizer:
                     readings[i] = reading
             return [decoder.decode(probs[b], greedy) for b, greedy in enumerate(greedy_collapse(best, best_p))]
 
-        batches = self._batches(ratios)
-        batches.reverse()
-        outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
-        for idx, out in zip(batches, outputs):
-            for i, r in zip(idx, out):
-                results[i] = r
+        self._run_batches(ratios, run, results)
         return results
 
     def recognize_detailed(self, crops: list[np.ndarray]) -> list[LineReading]:
@@ -161,13 +151,20 @@ class Recognizer:
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
             return self._readings(crops, idx, width, best, best_p)
 
+        self._run_batches(ratios, run, results)
+        return [r for r in results if r is not None]
+
+    def _run_batches(self, ratios: list[float], run: Callable[[list[int]], list[Any]], results: list[Any]) -> None:
+        """Run ``run`` on each batch of line indices (:meth:`_batches`) and put its outputs into
+        ``results`` at those indices. Batches are independent: idle cores take some
+        (ocrcore.cores); widest first, so the longest single piece of work starts earliest and
+        no core idles at the end."""
         batches = self._batches(ratios)
         batches.reverse()
         outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
         for idx, out in zip(batches, outputs):
             for i, r in zip(idx, out):
                 results[i] = r
-        return [r for r in results if r is not None]
 
     def _readings(self, crops: list[np.ndarray], idx: list[int], width: int, best: np.ndarray,
                   best_p: np.ndarray) -> list[LineReading]:

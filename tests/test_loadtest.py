@@ -190,14 +190,17 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.timeout(300)
-def test_short_load_run_passes_the_gate_and_writes_reports(tmp_path):
-    """~25 s, 2 users, the project's synthetic samples, the real server, the default gate.
+def test_short_load_run_writes_reports_and_gates_on_its_thresholds(tmp_path):
+    """~25 s, 2 users, the project's synthetic samples, the real server started by the runner.
 
-    The tiny profile: it meets the gate on two cores with a wide margin (0.25 CPU-s per image),
-    so a failure here means the service or the harness broke. The small profile, as built now,
-    does not meet p95 < 1 s on two cores (docs/performance.md); ``make loadtest`` reports that."""
+    This checks the harness (server start, locust, reports, the gate's verdict), not the speed:
+    speed targets live in ``make loadtest`` and docs/performance.md, never in a timed test, since
+    CI runs on whichever CPU it gets. The thresholds are set so that only a broken service or
+    harness can fail them (every request answered, none slower than a minute); the opposite
+    verdict is checked by ``test_impossible_threshold_fails_the_run``."""
     out = tmp_path / "reports"
-    proc = _run(["--profile", "tiny", "-t", "25", "-u", "2", "--no-eval", "--out", str(out), "--name", "ci"], timeout=280)
+    proc = _run(["--profile", "tiny", "-t", "25", "-u", "2", "--no-eval", "--out", str(out), "--name", "ci",
+                 "--max-median", "60", "--max-p95", "60", "--min-throughput", "1"], timeout=280)
     print(proc.stdout[-4000:], proc.stderr[-4000:])
     for suffix in (".html", ".json", "_stats.csv", "_stats_history.csv", "_failures.csv", "_gate.json", "_summary.json"):
         assert (out / f"ci{suffix}").is_file(), f"missing report ci{suffix}"
@@ -206,13 +209,10 @@ def test_short_load_run_passes_the_gate_and_writes_reports(tmp_path):
     summary = report["summary"]
     assert summary["requests"] >= 10 and summary["failures"] == 0
     assert set(summary["per_category"]) == set(samples_mod.SYNTH_CATEGORIES)
-    assert report["passed"] == (proc.returncode == EXIT_PASS)
-    if proc.returncode != EXIT_PASS:
-        load = report["machine"]["loadavg_before"][0]
-        cpus = report["machine"]["cpus"] or 1
-        if load > 1.5 * cpus:  # someone else is using the cores: the figures say nothing about ours
-            pytest.skip(f"gate failed on an overloaded machine (load average {load:.1f} on {cpus} CPUs): {summary}")
-    assert proc.returncode == EXIT_PASS, proc.stdout[-3000:]
+    assert {c["name"] for c in report["checks"]} >= {"median", "p95", "throughput", "failures"}
+    assert all(c["ok"] for c in report["checks"]), report["checks"]
+    assert report["passed"] is True and proc.returncode == EXIT_PASS, proc.stdout[-3000:]
+    assert "median" in proc.stdout and "CPU-s per image" in proc.stdout  # the figures are printed
 
 
 @pytest.mark.timeout(240)

@@ -16,26 +16,19 @@ from .cores import CorePool
 from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad, is_tall
 from .decode import decode_image
 from .detect import Detector, merge_views, sort_reading_order
-from .glyphs import accept_glyph, glyph_crop, glyph_regions
+from .glyphs import accept_glyph, glyph_crop, glyph_regions, is_latin_page
 from .host import cpu_info, usable_cores
 from .layout import block_box, reading_order
 from .models import profile_files
 from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
-from .preprocess import EnhanceMode, background_share, colour_fraction, enhance, suppress_colour, to_gray
+from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, suppress_colour
 from .recognize import LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .spacing import restore_spaces
 from .types import Block, Line, OCRResult, Word
 from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
 from .words import line_words
-
-# Images with at least this fraction of coloured pixels (preprocess.CHROMA_MIN) get the second,
-# colour-suppressed detection view: a red ring of 2 px over a line is ~0.5% of a small image.
-COLOUR_VIEW_MIN = 0.001
-# ...and a clean background (preprocess.background_share): documents, forms, screenshots. On
-# photos of scenes the second view changed little but cost page F1 (IC15 scenes 0.857 -> 0.850).
-CLEAN_PAGE = 0.6
 
 
 class OCREngine:
@@ -155,6 +148,7 @@ class OCREngine:
         use_cls = self.config.use_cls if cls is None else cls
         use_orient = detect and (self.config.orient if orient is None else orient)
         page = PageOrientation()
+        marks: ColourMarks | None = None
         if not detect:
             quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
             crops = [img if h < VERTICAL_RATIO * w else crop_quad(img, quads[0])]
@@ -164,16 +158,18 @@ class OCREngine:
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
             boxes = self.detector.detect(prepared)
-            # Coloured strokes and highlights cut lines and eat characters: detect again with
-            # coloured ink suppressed and fuse the two views (docs/accuracy.md, issue #11).
-            colour = (self.config.colour_view and colour_fraction(img) >= COLOUR_VIEW_MIN
-                      and background_share(to_gray(_thumbnail(img)))[0] >= CLEAN_PAGE)
-            if colour:
+            # Coloured strokes and highlights cut lines and eat characters: where coloured ink meets
+            # dark ink, detect again with the colour suppressed and fuse the two views there
+            # (docs/accuracy.md, issue #11). Second-view boxes away from the marks are not used:
+            # elsewhere the first view stands (a dashed rule fused with its neighbours on a receipt).
+            marks = colour_marks(img) if self.config.colour_view else None
+            if marks is not None:
                 t_col = time.perf_counter()
-                plain = suppress_colour(prepared)
-                ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
-                           for q, sc in merge_views(boxes, self.detector.detect(plain))]
-                boxes = [ordered[i] for i in sort_reading_order([q for q, _ in ordered])]
+                second = [b for b in self.detector.detect(suppress_colour(prepared)) if marks.touches(b[0])]
+                if second:
+                    ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
+                               for q, sc in merge_views(boxes, second)]
+                    boxes = [ordered[i] for i in sort_reading_order([q for q, _ in ordered])]
                 timings["colour_view"] = time.perf_counter() - t_col
             quads = [q for q, _ in boxes]
             t_orient = time.perf_counter()
@@ -200,12 +196,12 @@ class OCREngine:
                     x0, y0 = np.floor(q.min(0)).astype(int)
                     x1, y1 = np.ceil(q.max(0)).astype(int)
                     alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
-                if colour and colour_fraction(crops[i]) >= 0.01:
+                if marks is not None and marks.touches(q) and colour_fraction(crops[i]) >= 0.01:
                     alts.append((i, suppress_colour(crops[i]), "plain"))
         glyph_quads: list[np.ndarray] = []
         if detect and self.config.lone_glyphs:
             t_g = time.perf_counter()
-            glyph_quads = glyph_regions(suppress_colour(img) if colour else img, quads)
+            glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g
         glyph_texts: list[tuple[str, float]] = []
         if decoder is None:
@@ -240,7 +236,9 @@ class OCREngine:
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
         min_conf = 0.0 if not detect else self.config.min_confidence
         kept = [(q, t) for q, t in zip(quads, texts) if t[0] and t[1] >= min_conf]
-        kept += [(q, (t[0], t[1], None, None)) for q, t in zip(glyph_quads, glyph_texts) if accept_glyph(*t)]
+        latin_page = is_latin_page([t[0] for _, t in kept])
+        kept += [(q, (t[0], t[1], None, None)) for q, t in zip(glyph_quads, glyph_texts)
+                 if accept_glyph(*t, latin_page=latin_page)]
         order, groups = reading_order([q for q, _ in kept])
         block_of = {i: b for b, group in enumerate(groups) for i in group}
         position = {i: n for n, i in enumerate(order)}
@@ -315,11 +313,6 @@ def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> 
     if kind == "upright":
         return len(text) <= 1 and len(alt_text) <= 2 and alt_conf >= 0.5
     return len(alt_text) == len(text) and alt_conf >= conf - 0.02
-
-
-def _thumbnail(img: np.ndarray, pixels: int = 250_000) -> np.ndarray:
-    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / pixels))))
-    return np.ascontiguousarray(img[::step, ::step])
 
 
 def _as_bgr(img: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .detect import line_height
 from .preprocess import background_share, to_gray
+from .synth_docs import is_cjk
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
         size = max(x1 - x0, y1 - y0)
         if size < lo or size > hi or _dashed_rule(stats, ids):
             continue
+        if x0 <= 0 or y0 <= 0 or x1 >= w or y1 >= h:  # cut by the image's edge: a piece of a glyph
+            continue                                     # (zh_real_dev: a corner read as 日)
         # The square is the glyph's size plus a margin, and at least 0.75 em when lines give
         # one: a dash alone in a 26 px square read as a block (■ 0.35), at line height as -.
         half = max(0.62 * size + 2, 0.375 * em if heights else 0.0)
@@ -159,11 +162,33 @@ def glyph_crop(img: np.ndarray, quad: np.ndarray, p: GlyphParams | None = None) 
 DASHES = set("-‐‑‒–—―/")
 
 
-def accept_glyph(text: str, confidence: float, p: GlyphParams | None = None) -> bool:
+# Latin letters a page's lines need (and no CJK character) for :func:`is_latin_page`: a label such
+# as "Qty" over a table of digits and 一/二 cells (synth_marks) does not make a Latin page.
+LATIN_PAGE_LETTERS = 20
+
+
+def is_latin_page(texts: list[str]) -> bool:
+    """Whether the lines read on a page are Latin text: at least ``LATIN_PAGE_LETTERS`` ASCII
+    letters and no CJK character."""
+    letters = 0
+    for text in texts:
+        for c in text:
+            if is_cjk(c):
+                return False
+            letters += c.isascii() and c.isalpha()
+    return letters >= LATIN_PAGE_LETTERS
+
+
+def accept_glyph(text: str, confidence: float, p: GlyphParams | None = None, *, latin_page: bool = False) -> bool:
     """Whether the recogniser's reading of a lone-glyph region is kept: at most 3 characters,
-    each a letter, digit or CJK character or a dash/slash, read with ``min_confidence``."""
+    each a letter, digit or CJK character or a dash/slash, read with ``min_confidence``.
+
+    ``latin_page`` (:func:`is_latin_page`): the page's lines are Latin text. There a lone CJK reading is a rule, dash or speck read as 一 or 丨 (SROIE receipts: 2 of 24
+    pages got a spurious 一), so it is not kept."""
     p = p or GlyphParams()
     text = text.strip()
     if not text or len(text) > 3 or confidence < p.min_confidence:
+        return False
+    if latin_page and any(is_cjk(c) for c in text):
         return False
     return all(unicodedata.category(c)[0] in "LN" or c in DASHES for c in text)

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/accuracy.py [--profiles small tiny] [--precisions int8 fp32] [--out reports/accuracy.json]
     .venv/bin/python scripts/accuracy.py --profiles small --precisions fp32 --min-width 320 --sets sroie_en_lines
+    .venv/bin/python scripts/accuracy.py --profiles small --precisions auto --set colour_view=false lone_glyphs=false
 
 SROIE labels are upper-case, so sets whose SOURCE.json says so are scored with case folded.
 """
@@ -32,6 +33,8 @@ def main() -> int:
     ap.add_argument("--cls", default=None, choices=["on", "off"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-width", type=int, default=None, help="recogniser's minimum padded line width (default: the engine's)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
+                    help="EngineConfig overrides, e.g. colour_view=false orient=false (booleans and numbers parsed)")
     ap.add_argument("--out", type=Path, default=ROOT / "reports" / "accuracy.json")
     args = ap.parse_args()
     sets = sorted(p for p in EVAL.iterdir() if (p / "labels.jsonl").exists()) if args.sets is None else [EVAL / s for s in args.sets]
@@ -40,12 +43,13 @@ def main() -> int:
     for profile in args.profiles:
         for precision in args.precisions:
             kw: dict = {"enhance": args.enhance} if args.enhance else {}
+            kw.update(_overrides(args.set))
             if args.min_width is not None:
                 kw["rec"] = RecParams(min_width=args.min_width)
             engine = OCREngine(profile=profile, precision=precision, threads=args.threads, **kw)
             for s in sets:
                 r = evaluate_set(engine, s, fold_case=labels_are_upper_case(s), cls=cls)
-                r.update(profile=profile, precision=precision, models=engine.precisions,
+                r.update(profile=profile, precision=precision, models=engine.precisions, overrides=args.set,
                          rec_min_width=engine.recognizer.params.min_width)
                 results.append(r)
                 main_metric = r.get("char_accuracy", r.get("page_f1"))
@@ -55,6 +59,23 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return 0
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """``["colour_view=false", "min_confidence=0.6"]`` -> ``{"colour_view": False, "min_confidence": 0.6}``."""
+    out: dict = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        value: object = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            try:
+                value = float(raw) if "." in raw else int(raw)
+            except ValueError:
+                pass
+        out[key] = value
+    return out
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import pytest
 from ocrcore import OCREngine
 from ocrcore.detect import merge_views
 from ocrcore.evaluate import reads_as
-from ocrcore.glyphs import accept_glyph, glyph_regions
-from ocrcore.preprocess import colour_fraction, suppress_colour
+from ocrcore.glyphs import accept_glyph, glyph_regions, is_latin_page
+from ocrcore.preprocess import colour_fraction, colour_marks, suppress_colour
 from ocrcore.synth_marks import fonts_available, render_highlight, render_lone_glyphs, render_marked_text
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
@@ -48,6 +48,35 @@ def test_suppress_colour_whitens_coloured_ink_and_keeps_grey() -> None:
     assert colour_fraction(plain) == 0.0
 
 
+def test_colour_marks_only_where_colour_meets_dark_ink() -> None:
+    page = np.full((400, 600, 3), 250, np.uint8)
+    cv2.putText(page, "black text line", (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3)
+    cv2.putText(page, "other line far away", (20, 330), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3)
+    assert colour_marks(page) is None  # black and white
+
+    bar = page.copy()  # a screenshot's coloured bar and button with white text
+    bar[:50] = (80, 175, 76)
+    cv2.putText(bar, "Dashboard", (20, 35), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    cv2.rectangle(bar, (400, 200), (560, 250), (80, 175, 76), -1)
+    cv2.putText(bar, "Save", (440, 235), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    assert colour_marks(bar) is None
+
+    red_title = page.copy()  # coloured text alone: nothing for a colour-suppressed view to add
+    cv2.putText(red_title, "RED TITLE", (20, 200), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (40, 40, 220), 3)
+    assert colour_marks(red_title) is None
+
+    ringed = page.copy()  # a red ring across the first line's end
+    cv2.circle(ringed, (250, 90), 40, (40, 40, 220), 4)
+    marks = colour_marks(ringed)
+    assert marks is not None
+    assert marks.touches(rect(15, 60, 320, 115))  # the first line
+    assert not marks.touches(rect(15, 290, 400, 345))  # the other line
+
+    photo = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)  # no clean background
+    cv2.circle(photo, (250, 90), 40, (40, 40, 220), 4)
+    assert colour_marks(photo) is None
+
+
 def test_merge_views_fuses_a_cut_line_keeps_neighbours_and_coloured_text() -> None:
     cut = [(rect(10, 10, 200, 40), 0.9), (rect(210, 10, 400, 40), 0.9)]  # one line cut at a highlight
     neighbour = [(rect(500, 10, 560, 40), 0.9)]  # next item of the row, seen alike in both views
@@ -72,6 +101,11 @@ def test_accept_glyph() -> None:
         assert accept_glyph(text, 0.9)
     for text, conf in (("一", 0.3), (".", 0.99), ("■", 0.9), ("", 1.0), ("abcd", 0.99)):
         assert not accept_glyph(text, conf)
+    # on a page whose lines are all Latin, a lone CJK reading is a rule or a speck; dashes and digits stay
+    assert not accept_glyph("一", 0.9, latin_page=True) and not accept_glyph("十", 0.9, latin_page=True)
+    assert accept_glyph("-", 0.9, latin_page=True) and accept_glyph("7", 0.9, latin_page=True)
+    assert is_latin_page(["TOTAL INCLUSIVE OF TAX", "Rounding adjustment 0.00"])
+    assert not is_latin_page(["Qty", "0", "7", "1"]) and not is_latin_page(["Total amount due", "合计 12.00"])
 
 
 def test_glyph_search_skips_scene_like_images_and_detected_lines() -> None:
@@ -82,6 +116,9 @@ def test_glyph_search_skips_scene_like_images_and_detected_lines() -> None:
     cv2.line(page, (80, 60), (120, 60), (0, 0, 0), 4)
     assert len(glyph_regions(page, [])) == 1
     assert glyph_regions(page, [rect(70, 50, 130, 70)]) == []  # already a detected line
+    corner = np.full((120, 200, 3), 255, np.uint8)
+    cv2.rectangle(corner, (0, 0), (12, 8), (0, 0, 0), 2)  # a glyph cut by the image's edge
+    assert glyph_regions(corner, []) == []
 
 
 # ---------------------------------------------------------------- shared failing cases

@@ -187,17 +187,6 @@ class OCREngine:
             crops = fixed
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
-        # Second readings (see _prefer_alt): tall crops (one tall glyph like 1 or /, or a vertical
-        # line) also unrotated; crops with coloured ink also with that ink suppressed.
-        alts: list[tuple[int, np.ndarray, str]] = []
-        if detect:
-            for i, q in enumerate(quads):
-                if self.config.lone_glyphs and is_tall(q):
-                    x0, y0 = np.floor(q.min(0)).astype(int)
-                    x1, y1 = np.ceil(q.max(0)).astype(int)
-                    alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
-                if marks is not None and marks.touches(q) and colour_fraction(crops[i]) >= 0.01:
-                    alts.append((i, suppress_colour(crops[i]), "plain"))
         glyph_quads: list[np.ndarray] = []
         if detect and self.config.lone_glyphs:
             t_g = time.perf_counter()
@@ -215,14 +204,8 @@ class OCREngine:
                 timings["orient"] += time.perf_counter() - t4
             texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
                 self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
-            # Separate call: extra crops in the lines' call would change how lines are batched and
-            # padded, and so their readings (IC15 scenes: 2 of 50 images).
-            if alts or glyph_quads:
-                extra = self.recognizer.recognize([a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
-                for (i, _, kind), alt in zip(alts, extra[: len(alts)]):
-                    if _prefer_alt((texts[i][0], texts[i][1]), alt, kind):
-                        texts[i] = (alt[0], alt[1], None, None)
-                glyph_texts = extra[len(alts):]
+            if detect:
+                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads)
         else:  # lines a constraint shaped are taken as decoded (no spaces restored, no word boxes); the others as above
             greedy: list[LineReading | None] = [None] * len(crops)
             decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
@@ -253,6 +236,33 @@ class OCREngine:
         timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
         return OCRResult(lines, w, h, timings, blocks, orientation=page.orientation, skew=page.skew)
+
+    def _second_readings(self, img: np.ndarray, quads: list[np.ndarray], crops: list[np.ndarray],
+                         texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]],
+                         marks: ColourMarks | None, glyph_quads: list[np.ndarray]) -> list[tuple[str, float]]:
+        """Read some lines a second way and keep the better reading (:func:`_prefer_alt`), in
+        place in ``texts``; return the readings of the lone-glyph regions ``glyph_quads``.
+
+        Second readings: tall crops (one tall glyph like 1 or /, or a vertical line) also
+        unrotated; crops touching coloured marks also with the colour
+        suppressed. All in one recogniser call separate from the lines': extra crops in the
+        lines' call would change how lines are batched and padded, and so their readings (IC15
+        scenes: 2 of 50 images)."""
+        alts: list[tuple[int, np.ndarray, str]] = []
+        for i, q in enumerate(quads):
+            if self.config.lone_glyphs and is_tall(q):
+                x0, y0 = np.floor(q.min(0)).astype(int)
+                x1, y1 = np.ceil(q.max(0)).astype(int)
+                alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))
+            if marks is not None and marks.touches(q) and colour_fraction(crops[i]) >= 0.01:
+                alts.append((i, suppress_colour(crops[i]), "plain"))
+        if not alts and not glyph_quads:
+            return []
+        extra = self.recognizer.recognize([a for _, a, _ in alts] + [glyph_crop(img, q) for q in glyph_quads])
+        for (i, _, kind), alt in zip(alts, extra[: len(alts)]):
+            if _prefer_alt((texts[i][0], texts[i][1]), alt, kind):
+                texts[i] = (alt[0], alt[1], None, None)
+        return extra[len(alts):]
 
     def _read_line(self, crop: np.ndarray, reading: LineReading, quad: np.ndarray, flipped: bool,
                    words: bool) -> tuple[str, float, tuple[Word, ...] | None, Decoded | None]:

@@ -147,7 +147,7 @@ def colour_marks(img: np.ndarray) -> ColourMarks | None:
         return None
     # Specks of colour (JPEG and scanner fringes along black print) are no marks: keep coloured
     # components of at least MARK_MIN_AREA thumbnail pixels.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= MARK_MIN_AREA
     big[0] = False
     if not big[1:].any():

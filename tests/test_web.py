@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ocrcore.synth_docs import fonts_available as doc_fonts_available
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -59,6 +61,11 @@ def shots(tmp_path: Path) -> Path:
     d = Path(os.environ.get("OCR_WEB_SCREENSHOTS") or tmp_path)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+needs_doc_fonts = pytest.mark.skipif(
+    not doc_fonts_available(),
+    reason="DejaVu/Liberation/WenQuanYi fonts not installed (make setup-test installs them)")
 
 
 def open_page(browser, url: str, **context_args):
@@ -148,7 +155,8 @@ def test_upload_recognise_and_export(server, browser, synth_png, tmp_path, shots
         page.click("#export-txt")
     download = dl.value
     assert download.suggested_filename == "invoice-page.txt"
-    assert Path(download.path()).read_text(encoding="utf-8").strip().splitlines() == texts
+    exported_lines = Path(download.path()).read_text(encoding="utf-8").strip().splitlines()
+    assert [t for t in exported_lines if t] == texts  # blank lines only between blocks
 
     with page.expect_download() as dl:
         page.click("#export-json")
@@ -171,6 +179,48 @@ def test_upload_recognise_and_export(server, browser, synth_png, tmp_path, shots
     assert "invalid_image" in page.locator("#error-detail").inner_text()
     assert page.locator("#lines .line").count() == 0
     assert not page.js_errors, page.js_errors
+    context.close()
+
+
+@needs_doc_fonts
+def test_sideways_two_column_page_says_turned_and_exports_columns(server, browser, tmp_path):
+    """A two-column article photographed sideways: the page says it turned it upright, and the TXT
+    export and "copy all" give the columns one after the other, a blank line between blocks."""
+    import cv2
+    import numpy as np
+
+    from ocrcore.synth_docs import render_columns
+
+    img, truth = render_columns(3, "en")
+    texts = [line.text for line in truth]
+    path = tmp_path / "article-sideways.png"
+    path.write_bytes(cv2.imencode(".png", np.ascontiguousarray(np.rot90(img, -1)))[1].tobytes())  # 90° clockwise
+
+    context, page = open_page(browser, f"{server}/", locale="en-US", accept_downloads=True)
+    page.set_input_files("#file-input", str(path))
+    page.locator("#run-btn").click()
+    page.wait_for_selector("#lines .line")
+    assert page.locator("#orient-stat").is_visible()
+    assert page.locator("#orient-value").inner_text() == "90°"
+    with page.expect_download() as dl:
+        page.click("#export-txt")
+    exported = Path(dl.value.path()).read_text(encoding="utf-8").strip()
+    blocks = [b.splitlines() for b in exported.split("\n\n")]
+    assert len(blocks) >= 2, exported
+    assert similar([t for b in blocks for t in b], texts) > 0.9, (exported, texts)
+    # the last block is the second column: its lines, and only they, in order
+    assert similar(blocks[-1], texts[-len(blocks[-1]):]) > 0.9, (blocks, texts)
+    assert not page.js_errors, page.js_errors
+    context.close()
+
+    # an upright page shows no turn
+    context, page = open_page(browser, f"{server}/", locale="en-US")
+    upright = tmp_path / "article.png"
+    upright.write_bytes(cv2.imencode(".png", img)[1].tobytes())
+    page.set_input_files("#file-input", str(upright))
+    page.locator("#run-btn").click()
+    page.wait_for_selector("#lines .line")
+    assert page.locator("#orient-stat").is_hidden()
     context.close()
 
 
@@ -296,7 +346,7 @@ def test_three_files_queue_and_export_all(server, browser, synth_png, tmp_path, 
             with page.expect_download() as dl:
                 page.click("#export-txt")
             assert dl.value.suggested_filename == "receipt-2.txt"
-            assert Path(dl.value.path()).read_text(encoding="utf-8").strip().splitlines() == texts
+            assert [t for t in Path(dl.value.path()).read_text(encoding="utf-8").strip().splitlines() if t] == texts
     assert len({tuple(t) for t in per_file}) == 3, "each file shows its own lines"
     page.screenshot(path=str(shots / "ocr_web_queue.png"), full_page=True)
 
@@ -306,7 +356,7 @@ def test_three_files_queue_and_export_all(server, browser, synth_png, tmp_path, 
     txt = Path(dl.value.path()).read_text(encoding="utf-8")
     sections = re.split(r"^===== (.+) =====$", txt.strip(), flags=re.M)[1:]
     assert sections[0::2] == [f.name for f in files]
-    assert [s.strip().splitlines() for s in sections[1::2]] == per_file
+    assert [[t for t in s.strip().splitlines() if t] for s in sections[1::2]] == per_file  # blank: between blocks
 
     with page.expect_download() as dl:
         page.click("#export-all-json")

@@ -137,6 +137,8 @@
       serverTime: "处理时间",
       roundTrip: "往返",
       cached: "缓存",
+      turned: "已转正",
+      skew: "倾斜",
       copyAll: "复制全部",
       exportTxt: "导出 TXT",
       exportJson: "导出 JSON",
@@ -212,6 +214,8 @@
       serverTime: "Processing",
       roundTrip: "round trip",
       cached: "cached",
+      turned: "Turned upright",
+      skew: "skew",
       copyAll: "Copy all",
       exportTxt: "Export TXT",
       exportJson: "Export JSON",
@@ -260,6 +264,7 @@
     runBtn: $("run-btn"), runCount: $("run-count"), optDetect: $("opt-detect"), optCls: $("opt-cls"), clsNote: $("cls-note"),
     optPages: $("opt-pages"), optForceOcr: $("opt-force-ocr"),
     lineCount: $("line-count"), stats: $("stats"), timeServer: $("time-server"), timeTotal: $("time-total"),
+    orientStat: $("orient-stat"), orientValue: $("orient-value"),
     resultFile: $("result-file"), error: $("error"), errorTitle: $("error-title"), errorMsg: $("error-msg"),
     errorDetail: $("error-detail"), actions: $("actions"), copyAll: $("copy-all"), exportTxt: $("export-txt"),
     exportJson: $("export-json"), empty: $("empty"), emptyText: $("empty-text"), lines: $("lines"), toast: $("toast"),
@@ -935,6 +940,9 @@
     el.stats.hidden = false;
     el.timeServer.textContent = formatSeconds(body.processing_time) + (body.cached ? ` (${t("cached")})` : "");
     el.timeTotal.textContent = formatSeconds(body.roundTrip || 0);
+    const turnedBy = orientationOf(currentPage(it) || body);
+    el.orientStat.hidden = !turnedBy;
+    el.orientValue.textContent = turnedBy;
     el.actions.hidden = (body.text || []).length === 0 && !pagesOf(it);
     el.copyAll.hidden = el.exportTxt.hidden = el.exportJson.hidden = (body.text || []).length === 0;
     el.empty.hidden = lines.length > 0;
@@ -1140,7 +1148,25 @@
 
   // ------------------------------------------------------------------ copy and export
 
+  // Lines as text: one per line, a blank line where the block (paragraph, column) changes, so a
+  // two-column page copies as two columns, not as one run of lines.
+  function blockText(lines) {
+    const out = [];
+    lines.forEach((l, i) => {
+      if (i > 0 && l.block !== undefined && l.block !== lines[i - 1].block) out.push("");
+      out.push(l.text);
+    });
+    return out.join("\n");
+  }
   const linesOf = (it) => ((it && it.result && it.result.text) || []).map((l) => l.text);
+
+  // "90°", "0° · skew 3.2°" for a page the server turned or deskewed; "" for an upright one.
+  function orientationOf(page) {
+    const turned = (page && page.orientation) || 0;
+    const skew = (page && page.skew) || 0;
+    if (!turned && Math.abs(skew) < 0.5) return "";
+    return `${turned}°` + (Math.abs(skew) >= 0.5 ? ` · ${t("skew")} ${skew.toFixed(1)}°` : "");
+  }
 
   async function copyText(text, message) {
     let ok = false;
@@ -1178,8 +1204,8 @@
   // A file's text: its lines; a PDF's page by page, each under a "Page n" heading.
   function textOf(it) {
     const pages = pagesOf(it);
-    if (!pages) return linesOf(it).join("\n");
-    return pages.map((pg) => [`--- ${t("pageHead", pg.page)} ---`, ...(pg.text || []).map((l) => l.text)].join("\n")).join("\n\n");
+    if (!pages) return blockText((it && it.result && it.result.text) || []);
+    return pages.map((pg) => `--- ${t("pageHead", pg.page)} ---\n` + blockText(pg.text || [])).join("\n\n");
   }
 
   function download(content, type, name) {
@@ -1195,7 +1221,7 @@
 
   el.copyAll.addEventListener("click", () => {
     const lines = linesOf(selected);
-    copyText(lines.join("\n"), t("copiedAll", lines.length));
+    copyText(pagesOf(selected) ? textOf(selected) : blockText(selected.result.text || []), t("copiedAll", lines.length));
   });
   el.exportTxt.addEventListener("click", () => {
     if (selected && selected.result) download(textOf(selected) + "\n", "text/plain;charset=utf-8", `${baseName(selected)}.txt`);

@@ -16,6 +16,7 @@ from ocrcore.detect import (
     line_height,
     order_clockwise,
     sort_reading_order,
+    text_is_big,
     tile_scale,
     unclip_rect,
 )
@@ -74,6 +75,16 @@ def test_line_height_and_tile_scale() -> None:
     assert tile_scale(big[:2], p) == 1.0  # too few lines to go by
     mid = [(rect(0, y, 400, y + 24), 0.9) for y in range(0, 400, 50)]
     assert tile_scale(mid, p) == pytest.approx(24 / p.tile_line_px)
+
+
+def test_text_is_big_needs_three_lines_tall_enough() -> None:
+    p = DetParams()  # native_line_px 20, tile_line_px 16
+    lines = [(rect(10, 30 * i, 200, 30 * i + 24), 0.9) for i in range(5)]
+    assert text_is_big(lines, p)
+    assert not text_is_big(lines[:2], p)  # too few to judge
+    assert not text_is_big(lines + [(rect(10, 200, 60, 207), 0.9)], p)  # one line under 8 px
+    assert not text_is_big([(rect(10, 30 * i, 200, 30 * i + 18), 0.9) for i in range(5)], p)
+    assert text_is_big([(rect(10, 60 * i, 200, 60 * i + 36), 0.9) for i in range(5)], p, scale=1.5)
 
 
 def test_boxes_from_a_probability_map() -> None:

@@ -142,6 +142,29 @@ def test_tall_screenshot_tiles_follow_the_text_size(small: OCREngine, monkeypatc
     assert scales[-1] > 1.5  # decided on the big first tile, corrected where the text shrank
 
 
+def test_small_image_with_big_text_is_detected_at_its_own_size(small: OCREngine,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 420x900 receipt-like image is below the detector's 736 px short side. Big text: one
+    detection at the image's own size. Small text: that one, then the enlarged one it needs."""
+    from ocrcore.detect import Detector
+
+    calls: list[bool] = []
+    real = Detector._detect_one
+
+    def spy(self, img, upscale=True, wide=None, scale=1.0):
+        calls.append(upscale)
+        return real(self, img, upscale, wide, scale)
+
+    monkeypatch.setattr(Detector, "_detect_one", spy)
+    big, big_truth = render_scroll(21, 420, 900, n_lines=14, sizes=(28, 30))
+    _read_in_order(small, big, big_truth)
+    assert calls and not any(calls)  # (a second view, for the coloured bubbles, goes the same way)
+    calls.clear()
+    fine, fine_truth = render_scroll(22, 420, 900, n_lines=16, sizes=(12, 13))
+    _read_in_order(small, fine, fine_truth)
+    assert calls[:2] == [False, True]
+
+
 def test_low_contrast_scan_is_read(small: OCREngine) -> None:
     img, truth = render_page(12, n_lines=8, low_contrast=True, blur=0.8)
     assert page_accuracy(small.ocr(img), truth) > 0.9

@@ -52,6 +52,9 @@ class DetParams:
     # pages (synth_pages, 60, tiny) read alike from 14 px up; two zh_real_dev photos at 16-18 px
     # lost lines at their own size (tiny: line accuracy 0.90 -> 0.79 on one), hence the margin.
     native_line_px: float = 20.0
+    # ...and only images at least this big on their short side: at their own size the cells of a
+    # 165x222 table of single glyphs (synth_marks) merged into rows and 一 read as 二.
+    native_min_side: int = 320
 
 
 def order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -150,12 +153,17 @@ def tile_scale(boxes: list[tuple[np.ndarray, float]], p: DetParams) -> float:
 
 def text_is_big(boxes: list[tuple[np.ndarray, float]], p: DetParams, scale: float = 1.0) -> bool:
     """Whether the lines of a detection, in pixels of its input (``scale`` = image pixels per
-    input pixel), are big enough that a larger input would not find more: at least 3 lines, the
-    10th-percentile line height at least ``native_line_px`` and none under half of
-    ``tile_line_px`` (the tiles of tall images' rule for lines too small for a downscaled tile)."""
+    input pixel), are big enough that a larger input would not find more: at least 3 lines, most
+    of them at least twice as long as tall (text lines, not lone glyphs: a dash in a 354x976 table
+    of single characters read as I at the table's own size), the 10th-percentile line height at
+    least ``native_line_px`` and none under half of ``tile_line_px`` (the tiles of tall images'
+    rule for lines too small for a downscaled tile)."""
     if len(boxes) < 3:
         return False
     heights = [line_height(q) / scale for q, _ in boxes]
+    lengths = [max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])) / scale for q, _ in boxes]
+    if float(np.median(np.divide(lengths, np.maximum(heights, 1.0)))) < 2.0:
+        return False  # mostly lone glyphs (tables of single characters): their thin strokes need the pixels
     return float(np.percentile(heights, 10)) >= p.native_line_px and min(heights) >= p.tile_line_px / 2
 
 
@@ -346,7 +354,7 @@ class Detector:
         if long_side / max(short_side, 1) <= p.tile_aspect or long_side <= p.max_side:
             boxes = None
             raised = det_input_size(h, w, p.max_side, p.min_side)[0] / max(1, det_input_size(h, w, p.max_side, 0)[0])
-            if p.native_first and raised >= p.native_first:  # big text in a small image: its own size
+            if p.native_first and raised >= p.native_first and short_side >= p.native_min_side:  # own size first
                 native = self._detect_one(img, upscale=False, wide=wide)
                 boxes = native if text_is_big(native, p) else None
             if boxes is None:

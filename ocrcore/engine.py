@@ -22,7 +22,7 @@ from .layout import block_box, reading_order
 from .models import profile_files
 from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
-from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, suppress_colour
+from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, is_clean_page, suppress_colour
 from .recognize import LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .spacing import restore_spaces
@@ -196,7 +196,10 @@ class OCREngine:
         if decoder is None:
             readings = self.recognizer.recognize_detailed(crops)
             t4 = time.perf_counter()
-            if use_orient and not use_cls and crops:  # lines against the page's grain (orientation.py)
+            # Lines against the page's grain (orientation.py), on documents: on photos of scenes an
+            # unsure word is a hard word, and read turned it came back as confident garbage (IC15).
+            clean = is_clean_page(img)
+            if use_orient and not use_cls and crops and clean:
                 fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) for r in readings], self.classifier, self.recognizer)
                 turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
                 for i, r in zip(turned, self.recognizer.recognize_detailed([fixed[i] for i in turned])):
@@ -205,7 +208,7 @@ class OCREngine:
             texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
                 self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
             if detect:
-                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads)
+                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, clean)
         else:  # lines a constraint shaped are taken as decoded (no spaces restored, no word boxes); the others as above
             greedy: list[LineReading | None] = [None] * len(crops)
             decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
@@ -239,18 +242,21 @@ class OCREngine:
 
     def _second_readings(self, img: np.ndarray, quads: list[np.ndarray], crops: list[np.ndarray],
                          texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]],
-                         marks: ColourMarks | None, glyph_quads: list[np.ndarray]) -> list[tuple[str, float]]:
+                         marks: ColourMarks | None, glyph_quads: list[np.ndarray],
+                         clean: bool) -> list[tuple[str, float]]:
         """Read some lines a second way and keep the better reading (:func:`_prefer_alt`), in
         place in ``texts``; return the readings of the lone-glyph regions ``glyph_quads``.
 
-        Second readings: tall crops (one tall glyph like 1 or /, or a vertical line) also
+        Second readings: on clean pages (``preprocess.is_clean_page``: forms and tables, not photos
+        of scenes, where a lone glyph in a cell is unlikely and clutter read upright came back as
+        a CJK character on IC15), tall crops (one tall glyph like 1 or /, or a vertical line) also
         unrotated; crops touching coloured marks also with the colour
         suppressed. All in one recogniser call separate from the lines': extra crops in the
         lines' call would change how lines are batched and padded, and so their readings (IC15
         scenes: 2 of 50 images)."""
         alts: list[tuple[int, np.ndarray, str]] = []
         for i, q in enumerate(quads):
-            if self.config.lone_glyphs and is_tall(q):
+            if self.config.lone_glyphs and clean and is_tall(q):
                 x0, y0 = np.floor(q.min(0)).astype(int)
                 x1, y1 = np.ceil(q.max(0)).astype(int)
                 alts.append((i, img[max(0, y0): y1 + 1, max(0, x0): x1 + 1], "upright"))

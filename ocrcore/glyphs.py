@@ -47,6 +47,10 @@ class GlyphParams:
     # Recognition confidence a lone glyph needs, as for lines; a lone 一 reads at 0.53 (18 px)
     # to 0.9. Only letters, digits, CJK and dashes are kept (accept_glyph).
     min_confidence: float = 0.5
+    # ...and a reading of 2-3 characters this much: a lone glyph reads as one; two or three are
+    # a short word (Qty) or specks and logo strokes read as letters (SROIE, tiny: DE, eT, Di, LL
+    # at 0.64-0.71).
+    min_confidence_multi: float = 0.8
     side_pad: float = 0.5  # background added left and right of the square, * its side
 
 
@@ -182,13 +186,14 @@ def is_latin_page(texts: list[str]) -> bool:
 
 def accept_glyph(text: str, confidence: float, p: GlyphParams | None = None, *, latin_page: bool = False) -> bool:
     """Whether the recogniser's reading of a lone-glyph region is kept: at most 3 characters,
-    each a letter, digit or CJK character or a dash/slash, read with ``min_confidence``.
+    each a letter, digit or CJK character or a dash/slash, read with ``min_confidence`` (one
+    character) or ``min_confidence_multi`` (two or three).
 
     ``latin_page`` (:func:`is_latin_page`): the page's lines are Latin text. There a lone CJK reading is a rule, dash or speck read as 一 or 丨 (SROIE receipts: 2 of 24
     pages got a spurious 一), so it is not kept."""
     p = p or GlyphParams()
     text = text.strip()
-    if not text or len(text) > 3 or confidence < p.min_confidence:
+    if not text or len(text) > 3 or confidence < (p.min_confidence if len(text) == 1 else p.min_confidence_multi):
         return False
     if latin_page and any(is_cjk(c) for c in text):
         return False

@@ -73,13 +73,23 @@ def enhance(img: np.ndarray, mode: EnhanceMode) -> np.ndarray:
 CHROMA_MIN = 60
 
 
+def thumbnail_step(img: np.ndarray, pixels: int = 250_000) -> int:
+    """The stride n for which every n-th pixel of each n-th row of ``img`` is at most about ``pixels``."""
+    return max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / pixels))))
+
+
+def thumbnail(img: np.ndarray, pixels: int = 250_000) -> np.ndarray:
+    """Every n-th pixel of each n-th row (:func:`thumbnail_step`), contiguous."""
+    step = thumbnail_step(img, pixels)
+    return np.ascontiguousarray(img[::step, ::step])
+
+
 def colour_fraction(img: np.ndarray, chroma_min: int = CHROMA_MIN) -> float:
     """Fraction of the pixels of a BGR uint8 image whose max - min channel is at least
     ``chroma_min`` (on a thumbnail of at most ~250k pixels for big images); 0.0 for grey images."""
     if img.ndim != 3:
         return 0.0
-    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / 250_000))))
-    small = img[::step, ::step]
+    small = thumbnail(img)
     chroma = cv2.subtract(small.max(axis=2), small.min(axis=2))
     return float(np.count_nonzero(chroma >= chroma_min)) / max(1, chroma.size)
 
@@ -127,6 +137,12 @@ class ColourMarks:
         return bool(self.mask[max(0, y0): max(0, y1) + 1, max(0, x0): max(0, x1) + 1].any())
 
 
+def is_clean_page(img: np.ndarray) -> bool:
+    """Whether an image (BGR or grey uint8) has a clean background, at least ``CLEAN_PAGE`` of its
+    pixels near the most common grey (documents, forms, screenshots; not photos of scenes)."""
+    return background_share(to_gray(thumbnail(img)))[0] >= CLEAN_PAGE
+
+
 def colour_marks(img: np.ndarray) -> ColourMarks | None:
     """Coloured ink (chroma >= ``CHROMA_MIN``) that crosses or underlies dark grey ink (chroma
     < ``CHROMA_MIN / 2``, ``DARK_INK`` levels below the background) on a clean page: seals,
@@ -139,7 +155,7 @@ def colour_marks(img: np.ndarray) -> ColourMarks | None:
     mask marks dark-ink pixels within ~2 thumbnail pixels of colour, grown by one."""
     if img.ndim != 3:
         return None
-    step = max(1, int(np.ceil(np.sqrt(img.shape[0] * img.shape[1] / 250_000))))
+    step = thumbnail_step(img)
     small = np.ascontiguousarray(img[::step, ::step])
     chroma = cv2.subtract(small.max(axis=2), small.min(axis=2))
     coloured = (chroma >= CHROMA_MIN).astype(np.uint8)

@@ -145,36 +145,36 @@ class HealthResponse(BaseModel):
     error: str | None = None
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": desc}
-    for code, desc in {
-        400: "not an image, corrupt or truncated, bad base64 or JSON, bad s3_key",
-        401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
-        403: "s3_key was uploaded by another caller",
-        404: "s3_key: no such uploaded object (not uploaded, or expired)",
-        413: "too many bytes or too many pixels; a PDF/TIFF with too many pages or an absurd page size",
-        415: "unsupported image format or request content type",
-        422: "missing or misnamed field, bad query parameter; an encrypted or malformed PDF, a bad `pages` range, bad vocabulary option (invalid_constraint)",
-        429: "too many requests from this client (OCR_RATE_LIMIT); retry after the Retry-After seconds",
-        501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
-        502: "s3_key: the object store could not be read",
-        503: "server saturated (retry after the Retry-After seconds) or engine not loaded",
-    }.items()
-}
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` for a route: each status code with the ErrorResponse model and what
+    it means there."""
+    return {code: {"model": ErrorResponse, "description": desc} for code, desc in descriptions.items()}
 
-UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": desc}
-    for code, desc in {
-        400: "the body is not valid JSON",
-        401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
-        413: "the body is over the request size limit, or size is over the upload limit",
-        415: "content_type is not an image type or application/pdf",
-        422: "a field of the wrong type, or size missing",
-        429: "too many requests from this client (OCR_RATE_LIMIT)",
-        501: "uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
-        502: "the presigned URL could not be made",
-    }.items()
-}
+
+ERROR_RESPONSES = error_responses({
+    400: "not an image, corrupt or truncated, bad base64 or JSON, bad s3_key",
+    401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
+    403: "s3_key was uploaded by another caller",
+    404: "s3_key: no such uploaded object (not uploaded, or expired)",
+    413: "too many bytes or too many pixels; a PDF/TIFF with too many pages or an absurd page size",
+    415: "unsupported image format or request content type",
+    422: "missing or misnamed field, bad query parameter; an encrypted or malformed PDF, a bad `pages` range, bad vocabulary option (invalid_constraint)",
+    429: "too many requests from this client (OCR_RATE_LIMIT); retry after the Retry-After seconds",
+    501: "s3_key given but uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
+    502: "s3_key: the object store could not be read",
+    503: "server saturated (retry after the Retry-After seconds) or engine not loaded",
+})
+
+UPLOAD_RESPONSES = error_responses({
+    400: "the body is not valid JSON",
+    401: "a token is required (OCR_API_TOKEN) and the request has none or a wrong one",
+    413: "the body is over the request size limit, or size is over the upload limit",
+    415: "content_type is not an image type or application/pdf",
+    422: "a field of the wrong type, or size missing",
+    429: "too many requests from this client (OCR_RATE_LIMIT)",
+    501: "uploads are not configured on this server (no OCR_UPLOAD_BUCKET)",
+    502: "the presigned URL could not be made",
+})
 
 # The optional request body of POST /api/uploads (read by ocrservice.body.read_upload_request).
 UPLOAD_BODY: dict[str, Any] = {

@@ -104,6 +104,7 @@ def test_accept_glyph() -> None:
     # on a page whose lines are all Latin, a lone CJK reading is a rule or a speck; dashes and digits stay
     assert not accept_glyph("一", 0.9, latin_page=True) and not accept_glyph("十", 0.9, latin_page=True)
     assert accept_glyph("-", 0.9, latin_page=True) and accept_glyph("7", 0.9, latin_page=True)
+    assert accept_glyph("Qty", 0.95) and not accept_glyph("DE", 0.71) and accept_glyph("7", 0.6)
     assert is_latin_page(["TOTAL INCLUSIVE OF TAX", "Rounding adjustment 0.00"])
     assert not is_latin_page(["Qty", "0", "7", "1"]) and not is_latin_page(["Total amount due", "合计 12.00"])
 

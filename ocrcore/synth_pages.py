@@ -160,3 +160,60 @@ def rotated_pages(count: int, start: int = 0) -> list[RotatedPage]:
     """``count`` pages covering every orientation equally (seed ``start + i`` -> orientation
     ``90 * (i % 4)``), skew and language drawn from the seed."""
     return [rotated_page(start + i, orientation=90 * (i % 4)) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class VerticalHeaderTable:
+    """A ruled table on an upright page whose first column is one tall merged cell holding a
+    header written vertically; ``header`` is its text, ``direction`` "up" (bottom to top, turned
+    90° counter-clockwise, as spreadsheets set it) or "down" (top to bottom, turned clockwise);
+    ``rows`` the text of the other cells, row by row."""
+
+    image: np.ndarray
+    header: str
+    direction: str
+    rows: tuple[tuple[str, ...], ...]
+
+
+def vertical_header_table(seed: int, direction: str | None = None) -> VerticalHeaderTable:
+    """Table ``seed``: 3-5 rows x 2 columns of Chinese or English cells (22-30 px) beside a
+    vertical header of two English words or two Chinese words, drawn as a horizontal line turned
+    90° (the way spreadsheets and printed forms set vertical headers); ``direction`` as in
+    :class:`VerticalHeaderTable`, drawn from the seed when None."""
+    rng = random.Random(seed)
+    direction = direction or rng.choice(("up", "down"))
+    if direction not in ("up", "down"):
+        raise ValueError("direction must be 'up' or 'down'")
+    zh = rng.random() < 0.5
+    size = rng.choice((22, 26, 30))
+    font = _font(CJK_FONT if zh else rng.choice(LATIN_FONTS), size)
+    n_rows = rng.randint(3, 5)
+    rows = tuple(tuple((zh_line(rng) if zh else " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))))
+                       for _ in range(2)) for _ in range(n_rows))
+    header = "".join(rng.sample(ZH_WORDS, 2)) if zh else " ".join(rng.choice(WORDS) for _ in range(2)).title()
+    row_h = int(size * 2.0)
+    col_w = [max(int(font.getlength(r[c])) for r in rows) + size for c in range(2)]
+    head_w = int(size * 2.2)
+    margin = 30
+    w = margin * 2 + head_w + sum(col_w)
+    h = margin * 2 + n_rows * row_h
+    img = Image.new("L", (w, h), 255)
+    draw = ImageDraw.Draw(img)
+    for r, cells in enumerate(rows):
+        x = margin + head_w
+        for c, text in enumerate(cells):
+            draw.text((x + size // 2, margin + r * row_h + (row_h - size) // 2), text, fill=0, font=font)
+            x += col_w[c]
+    for r in range(n_rows + 1):
+        draw.line((margin + (head_w if 0 < r < n_rows else 0), margin + r * row_h, w - margin, margin + r * row_h), fill=0)
+    for x in (margin, margin + head_w, margin + head_w + col_w[0], w - margin):
+        draw.line((x, margin, x, h - margin), fill=0)
+    strip_w = int(font.getlength(header)) + size
+    strip = Image.new("L", (strip_w, int(size * 1.5)), 255)
+    ImageDraw.Draw(strip).text((size // 2, size // 4), header, fill=0, font=font)
+    turned = strip.rotate(90 if direction == "up" else -90, expand=True, fillcolor=255)
+    if turned.height > h - 2 * margin - 4:
+        turned = turned.resize((turned.width, h - 2 * margin - 4))
+    img.paste(turned, (margin + (head_w - turned.width) // 2, margin + (h - 2 * margin - turned.height) // 2))
+    arr = np.asarray(img)
+    return VerticalHeaderTable(np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2)), header, direction, rows)

@@ -16,10 +16,10 @@ import pytest
 
 from ocrcore import OCREngine
 from ocrcore.detect import order_clockwise
-from ocrcore.evaluate import lines_in_order
+from ocrcore.evaluate import lines_in_order, normalize_text
 from ocrcore.orientation import PageOrientation, layout
 from ocrcore.synth import render_page
-from ocrcore.synth_pages import mixed_page, rotated_page, rotated_pages
+from ocrcore.synth_pages import mixed_page, rotated_page, rotated_pages, vertical_header_table
 
 from .helpers import png_bytes
 
@@ -174,3 +174,19 @@ def test_cli_orient_flag(tmp_path: Path) -> None:
     on, off = run(), run("--no-orient")
     assert on["orientation"] == 270 and lines_in_order([t["text"] for t in on["text"]], page.lines)
     assert off["orientation"] == 0
+
+
+def test_vertical_table_header_is_read_the_right_way_up(small: OCREngine) -> None:
+    """Pages mixing orientations: a table on an upright page with a header cell written
+    vertically, bottom to top or top to bottom (synth_pages.vertical_header_table). Each word of
+    the header must come back the right way up (whole, or a line per word)."""
+    read = 0
+    seeds = range(16)
+    for seed in seeds:
+        table = vertical_header_table(seed)
+        lines = {normalize_text(line.text).replace(" ", "") for line in small.ocr(table.image).lines}
+        words = [normalize_text(table.header).replace(" ", "")] if " " not in table.header else table.header.split()
+        whole = normalize_text(table.header).replace(" ", "") in lines
+        read += whole or all(normalize_text(w) in lines for w in words)
+    assert {vertical_header_table(s).direction for s in seeds} == {"up", "down"}
+    assert read >= 14, read

@@ -42,6 +42,10 @@ SKEW_MIN = 0.5  # degrees; smaller estimates are treated as 0 (reading order lef
 # estimates up to 44 degrees), not a crooked page: no deskew.
 SKEW_MAX = 20.0
 UNSURE = 0.9  # lines read below this confidence are checked for being upside down
+# ...and so are lines read with fewer characters than their crop's length / height / SPARSE (a
+# line of seven characters 4.6 heights long, upside down, read as "83" at 0.90): text of any
+# script has at least one character per 2 line heights (CJK about one per height, Latin two).
+SPARSE = 2.0
 # A checked line is turned when the classifier gives p(180) >= FLIP_P and the turned line reads
 # with confidence at least FLIP_GAIN higher. On generated pages with one upside-down line the
 # turned lines had p(180) >= 0.998 and gained >= 0.2; the one false turn on the eval sets (a
@@ -163,22 +167,39 @@ def find_orientation(img: np.ndarray, quads: list[np.ndarray], classifier: Orien
     return PageOrientation(orientation, round(skew, 1) if SKEW_MIN <= abs(skew) <= SKEW_MAX else 0.0)
 
 
+def sparse(text: str, crop: np.ndarray) -> bool:
+    """Whether a reading has fewer characters (whitespace aside) than the crop (H, W, 3) is long
+    in line heights / ``SPARSE``."""
+    return SPARSE * len("".join(text.split())) < crop.shape[1] / max(1, crop.shape[0])
+
+
 def fix_unsure_lines(crops: list[np.ndarray], texts: list[tuple[str, float]], classifier: OrientationClassifier,
                      reader: LineReader, unsure: float = UNSURE,
                      gate: Gate | None = None) -> tuple[list[np.ndarray], list[tuple[str, float]]]:
-    """Lines read with confidence under ``unsure`` whose crop is at least ``MIN_ASPECT`` times as
-    wide as tall are read again turned 180 degrees (``gate="classifier"``: only those the
-    classifier gives p(180) >= ``FLIP_P``); a turned reading is kept when its confidence is at
-    least ``TURNED_MIN`` and ``FLIP_GAIN`` above the first, and it has ``MIN_TURNED_CHARS``
-    characters or more (whitespace aside).
+    """Lines read with confidence under ``unsure``, or with too few characters for their length
+    (:func:`sparse`), whose crop is at least ``MIN_ASPECT`` times as wide as tall are read again
+    turned 180 degrees (``gate="classifier"``: only those the classifier gives p(180) >=
+    ``FLIP_P``). A turned reading with ``MIN_TURNED_CHARS`` characters or more (whitespace aside)
+    and a confidence of at least ``TURNED_MIN`` is kept when that confidence is ``FLIP_GAIN``
+    above the first, or when the first reading was sparse and the turned one is not and is at
+    least as confident.
     Returns the (possibly turned) crops and their readings, same length and order as the input."""
-    turn = [i for i, (_, conf) in enumerate(texts)
-            if conf < unsure and crops[i].shape[1] >= MIN_ASPECT * crops[i].shape[0]]
+    turn = [i for i, (text, conf) in enumerate(texts)
+            if crops[i].shape[1] >= MIN_ASPECT * crops[i].shape[0] and (conf < unsure or sparse(text, crops[i]))]
     if turn and (gate or GATE) == "classifier":
         probs = classifier.probabilities([crops[i] for i in turn])
         turn = [i for i, p in zip(turn, probs) if p[1] >= FLIP_P]
     if not turn:
         return crops, texts
+    turned = [np.ascontiguousarray(crops[i][::-1, ::-1]) for i in turn]
+    crops, texts = list(crops), list(texts)
+    for i, crop, read in zip(turn, turned, reader.recognize(turned)):
+        (first, first_conf), (text, conf) = texts[i], read
+        if conf < TURNED_MIN or len("".join(text.split())) < MIN_TURNED_CHARS:
+            continue
+        if conf >= first_conf + FLIP_GAIN or (sparse(first, crop) and not sparse(text, crop) and conf >= first_conf):
+            crops[i], texts[i] = crop, read
+    return crops, texts
     turned = [np.ascontiguousarray(crops[i][::-1, ::-1]) for i in turn]
     crops, texts = list(crops), list(texts)
     for i, crop, read in zip(turn, turned, reader.recognize(turned)):

@@ -23,10 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from loadtest.server import ServerProcess, free_port, run_server  # noqa: F401 - the shared helper, re-exported
+
+if TYPE_CHECKING:
+    from ocrcore import OCREngine
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -56,6 +60,23 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny() -> OCREngine:
+    """The tiny-profile engine with the real built models, shared by every module (engines are
+    stateless per call and thread-safe)."""
+    from ocrcore import OCREngine
+
+    return OCREngine(profile="tiny", threads=2)
+
+
+@pytest.fixture(scope="session")
+def small() -> OCREngine:
+    """The small-profile engine, shared like :func:`tiny`."""
+    from ocrcore import OCREngine
+
+    return OCREngine(profile="small", threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -29,16 +29,6 @@ if not CASES.is_dir():  # worktrees sit one level deeper than the main checkout
     CASES = REPO.parents[1] / "shared" / "cases"
 
 
-@pytest.fixture(scope="module")
-def tiny() -> OCREngine:
-    return OCREngine(profile="tiny", threads=2)
-
-
-@pytest.fixture(scope="module")
-def small() -> OCREngine:
-    return OCREngine(profile="small", threads=2)
-
-
 def _in_order_share(engine: OCREngine, pages) -> float:
     good = 0
     for img, truth in pages:

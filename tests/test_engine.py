@@ -16,16 +16,6 @@ from ocrcore.synth import render_line, render_page, render_scroll
 from .helpers import eval_image, jpeg_bytes, png_bytes
 
 
-@pytest.fixture(scope="module")
-def tiny() -> OCREngine:
-    return OCREngine(profile="tiny", threads=2)
-
-
-@pytest.fixture(scope="module")
-def small() -> OCREngine:
-    return OCREngine(profile="small", threads=2)
-
-
 def page_accuracy(result, truth) -> float:
     pred = normalize_text("".join(line.text for line in result.lines))
     want = normalize_text("".join(t.text for t in truth))

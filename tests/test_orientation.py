@@ -27,11 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 
 
-@pytest.fixture(scope="module")
-def small() -> OCREngine:
-    return OCREngine(profile="small", threads=2)
-
-
 def texts(result) -> list[str]:
     return [line.text for line in result.lines]
 

@@ -2,7 +2,7 @@
 
     python -m bench.vocab [--n 150] [--profile small] [--seed 1] [--out reports/vocab.json]
 
-Each set is rendered (:func:`render_line`, ocrcore.synth's with system fonts: DejaVu/Liberation for Latin,
+Each set is rendered (`ocrcore.synth.render_line` with system fonts: DejaVu/Liberation for Latin,
 WenQuanYi Micro Hei for Chinese) at a small height, then damaged (down-scaled, blurred, noisy,
 JPEG: :func:`damage`), and read twice: free (greedy, today's default) and constrained.
 
@@ -27,9 +27,8 @@ from statistics import median
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from ocrcore.synth import degrade, random_text
+from ocrcore.synth import degrade, random_text, render_line
 
 REPO = Path(__file__).resolve().parent.parent
 FONT_DIR = Path("/usr/share/fonts/truetype")
@@ -61,18 +60,6 @@ def fonts() -> tuple[list[str], str]:
     return latin, str(cjk)
 
 
-def render_line(text: str, height: int, *, font: str, fg: int, bg: int, pad: int = 6) -> np.ndarray:
-    """ocrcore.synth.render_line with a TrueType/OpenType ``font`` file (a CJK one for Chinese):
-    one tightly cropped line, BGR uint8. (Kept here: synth.py is part of the model build's stamp.)"""
-    face = ImageFont.truetype(font, max(8, int(height * 0.75)))
-    x0, y0, x1, y1 = (int(v) for v in face.getbbox(text))
-    w, h = x1 - x0 + 2 * pad, max(height, y1 - y0 + 2 * pad)
-    img = Image.new("L", (w, h), bg)
-    ImageDraw.Draw(img).text((pad - x0, (h - (y1 - y0)) // 2 - y0), text, fill=fg, font=face)
-    arr = np.asarray(img)
-    return np.ascontiguousarray(np.repeat(arr[:, :, None], 3, axis=2))
-
-
 def damage(img: np.ndarray, rng: random.Random, low: tuple[int, int] = (9, 11)) -> np.ndarray:
     """Low resolution (down to ``low`` px of height, then back up), then ocrcore.synth.degrade
     (blur, noise, JPEG, inversion at random). At 9-11 px the small model misreads ~1 line in 3."""
@@ -85,7 +72,7 @@ def damage(img: np.ndarray, rng: random.Random, low: tuple[int, int] = (9, 11)) 
 
 
 def _line(text: str, font: str, rng: random.Random, low: tuple[int, int] = (9, 11)) -> np.ndarray:
-    img = render_line(text, rng.choice([32, 40]), font=font, fg=rng.randint(0, 70), bg=rng.randint(200, 255))
+    img = render_line(text, rng.choice([32, 40]), font_path=font, fg=rng.randint(0, 70), bg=rng.randint(200, 255))
     return damage(img, rng, low)
 
 

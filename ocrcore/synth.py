@@ -45,9 +45,12 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
 
 
-def render_line(text: str, height: int = 40, *, fg: int = 20, bg: int = 245, pad: int = 6) -> np.ndarray:
-    """One text line, tightly cropped with a small margin (like a detector crop), BGR uint8."""
-    font = _font(max(8, int(height * 0.75)))
+def render_line(text: str, height: int = 40, *, fg: int = 20, bg: int = 245, pad: int = 6,
+                font_path: str | None = None) -> np.ndarray:
+    """One text line, tightly cropped with a small margin (like a detector crop), BGR uint8.
+    ``font_path``: a TrueType/OpenType file (a CJK one for Chinese); default PIL's own font."""
+    size = max(8, int(height * 0.75))
+    font = ImageFont.truetype(font_path, size) if font_path else _font(size)
     x0, y0, x1, y1 = (int(v) for v in font.getbbox(text))
     w, h = x1 - x0 + 2 * pad, max(height, y1 - y0 + 2 * pad)
     img = Image.new("L", (w, h), bg)

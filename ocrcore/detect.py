@@ -151,17 +151,16 @@ def tile_scale(boxes: list[tuple[np.ndarray, float]], p: DetParams) -> float:
     return float(np.clip(p10 / p.tile_line_px, 1.0, p.max_tile_scale))
 
 
-def text_is_big(boxes: list[tuple[np.ndarray, float]], p: DetParams, scale: float = 1.0) -> bool:
-    """Whether the lines of a detection, in pixels of its input (``scale`` = image pixels per
-    input pixel), are big enough that a larger input would not find more: at least 3 lines, most
+def text_is_big(boxes: list[tuple[np.ndarray, float]], p: DetParams) -> bool:
+    """Whether the lines of a detection (quads in image pixels) are big enough that a larger input would not find more: at least 3 lines, most
     of them at least twice as long as tall (text lines, not lone glyphs: a dash in a 354x976 table
     of single characters read as I at the table's own size), the 10th-percentile line height at
     least ``native_line_px`` and none under half of ``tile_line_px`` (the tiles of tall images'
     rule for lines too small for a downscaled tile)."""
     if len(boxes) < 3:
         return False
-    heights = [line_height(q) / scale for q, _ in boxes]
-    lengths = [max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])) / scale for q, _ in boxes]
+    heights = [line_height(q) for q, _ in boxes]
+    lengths = [max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])) for q, _ in boxes]
     if float(np.median(np.divide(lengths, np.maximum(heights, 1.0)))) < 2.0:
         return False  # mostly lone glyphs (tables of single characters): their thin strokes need the pixels
     return float(np.percentile(heights, 10)) >= p.native_line_px and min(heights) >= p.tile_line_px / 2

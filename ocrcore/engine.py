@@ -188,7 +188,7 @@ class OCREngine:
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         glyph_quads: list[np.ndarray] = []
-        if detect and self.config.lone_glyphs:
+        if detect and self.config.lone_glyphs and decoder is None:  # (constrained lines read no lone glyphs)
             t_g = time.perf_counter()
             glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g

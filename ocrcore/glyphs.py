@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .detect import line_height
-from .preprocess import background_share, to_gray
+from .preprocess import CLEAN_PAGE, background_share, to_gray
 from .synth_docs import is_cjk
 
 
@@ -35,7 +35,7 @@ class GlyphParams:
     """Knobs of the lone-glyph search (pixels of the image; sizes relative to the median line
     height ``em`` of the detected lines, or to the image when there are none)."""
 
-    clean_background: float = 0.6  # fraction of pixels within +-24 grey levels of the mode
+    clean_background: float = CLEAN_PAGE  # fraction of pixels within +-24 grey levels of the mode
     min_contrast: int = 80  # grey levels between the background mode and the Otsu threshold's far side
     min_px: int = 4  # smallest glyph side considered, pixels (a dash at 18 px is 6 x 2)
     min_em: float = 0.15  # smallest glyph side / em (a dash at 18 px: 0.2 of its line box)

@@ -10,6 +10,7 @@ SROIE labels are upper-case, so sets whose SOURCE.json says so are scored with c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ocrcore import OCREngine  # noqa: E402
+from ocrcore.detect import DetParams  # noqa: E402
 from ocrcore.evaluate import evaluate_set, labels_are_upper_case  # noqa: E402
 from ocrcore.recognize import RecParams  # noqa: E402
 
@@ -45,7 +47,7 @@ def main() -> int:
             kw: dict = {"enhance": args.enhance} if args.enhance else {}
             kw.update(_overrides(args.set))
             if args.min_width is not None:
-                kw["rec"] = RecParams(min_width=args.min_width)
+                kw["rec"] = dataclasses.replace(kw.get("rec", RecParams()), min_width=args.min_width)
             engine = OCREngine(profile=profile, precision=precision, threads=args.threads, **kw)
             for s in sets:
                 r = evaluate_set(engine, s, fold_case=labels_are_upper_case(s), cls=cls)
@@ -62,8 +64,10 @@ def main() -> int:
 
 
 def _overrides(pairs: list[str]) -> dict:
-    """``["colour_view=false", "min_confidence=0.6"]`` -> ``{"colour_view": False, "min_confidence": 0.6}``."""
+    """``["colour_view=false", "min_confidence=0.6"]`` -> ``{"colour_view": False, "min_confidence": 0.6}``;
+    ``det.max_side=960`` / ``rec.batch_size=8`` set a field of the detector's / recogniser's parameters."""
     out: dict = {}
+    nested: dict[str, dict] = {"det": {}, "rec": {}}
     for pair in pairs:
         key, _, raw = pair.partition("=")
         value: object = raw
@@ -74,7 +78,14 @@ def _overrides(pairs: list[str]) -> dict:
                 value = float(raw) if "." in raw else int(raw)
             except ValueError:
                 pass
-        out[key] = value
+        group, dot, field = key.partition(".")
+        if dot and group in nested:
+            nested[group][field] = value
+        else:
+            out[key] = value
+    for group, default in (("det", DetParams()), ("rec", RecParams())):
+        if nested[group]:
+            out[group] = dataclasses.replace(default, **nested[group])
     return out
 
 

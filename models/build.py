@@ -29,6 +29,10 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -159,7 +163,14 @@ def add_greedy_outputs(path: Path) -> None:
     argmax class per time step (int64, (B, T)), and ``ctc_best_prob``, its probability (float32,
     (B, T)). Greedy CTC decoding asks only for these, so the softmax (up to 60 MB for a batch of
     wide lines with 18,710 classes) never leaves ONNX Runtime; constrained decoders ask for the
-    full output. In place; idempotent."""
+    full output. In place; idempotent.
+
+    Both come from one ``TopK(k=1)`` pass over the probabilities (ONNX: equal values keep the
+    lower index first, as ``ArgMax`` does), and the class head's ``MatMul`` + bias ``Add`` becomes
+    one ``Gemm`` on the (B*T, D) features (:func:`fuse_head_bias`). ORT runs every node whatever
+    outputs are asked for, so the head is paid on every call: 26 % of recognition (ORT profiler,
+    docs/performance.md); the two changes cut the small recogniser's time by 6-9 % per batch,
+    outputs identical (bare sessions, interleaved, 2026-12-01)."""
     import onnx
     from onnx import helper
 
@@ -168,18 +179,68 @@ def add_greedy_outputs(path: Path) -> None:
     if any(o.name == GREEDY_OUTPUTS[0] for o in g.output):
         return
     probs = g.output[0].name
-    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    g.node.append(helper.make_node("ArgMax", [probs], [GREEDY_OUTPUTS[0]], axis=2, keepdims=0, name="ctc_best_argmax"))
-    if opset >= 18:
-        axes = helper.make_tensor("ctc_axes", onnx.TensorProto.INT64, [1], [2])
-        g.initializer.append(axes)
-        g.node.append(helper.make_node("ReduceMax", [probs, "ctc_axes"], [GREEDY_OUTPUTS[1]], keepdims=0, name="ctc_best_max"))
-    else:
-        g.node.append(helper.make_node("ReduceMax", [probs], [GREEDY_OUTPUTS[1]], axes=[2], keepdims=0, name="ctc_best_max"))
+    fuse_head_bias(g, probs)
+    # Opset 13 (to_opset13): TopK's k and Squeeze's axes are inputs.
+    g.initializer.extend([helper.make_tensor("ctc_k", onnx.TensorProto.INT64, [1], [1]),
+                          helper.make_tensor("ctc_axes", onnx.TensorProto.INT64, [1], [2])])
+    g.node.extend([
+        helper.make_node("TopK", [probs, "ctc_k"], ["ctc_top_prob", "ctc_top_class"], axis=-1, name="ctc_best_topk"),
+        helper.make_node("Squeeze", ["ctc_top_class", "ctc_axes"], [GREEDY_OUTPUTS[0]], name="ctc_best_class"),
+        helper.make_node("Squeeze", ["ctc_top_prob", "ctc_axes"], [GREEDY_OUTPUTS[1]], name="ctc_best_value"),
+    ])
     g.output.append(helper.make_tensor_value_info(GREEDY_OUTPUTS[0], onnx.TensorProto.INT64, ["batch", "time"]))
     g.output.append(helper.make_tensor_value_info(GREEDY_OUTPUTS[1], onnx.TensorProto.FLOAT, ["batch", "time"]))
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
+
+
+def fuse_head_bias(g: onnx.GraphProto, probs: str) -> bool:
+    """Replace the class head ``MatMul(x, W) -> Add(., b) [-> Identity] -> Softmax -> probs`` of a
+    recogniser graph by ``Reshape(x, (-1, D)) -> Gemm(., W, b) -> Reshape(., (B, T, C))``: ORT does
+    not fuse a bias into a MatMul of 3-D input, and the separate Add over (B, T, 18,710) was 5.5 %
+    of recognition. In place; False (graph unchanged) when the head has another shape."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    producer = {o: n for n in g.node for o in n.output}
+    inits = {i.name: i for i in g.initializer}
+    node = producer.get(probs)
+    if node is None or node.op_type != "Softmax":
+        return False
+    node = producer.get(node.input[0])
+    while node is not None and node.op_type == "Identity":
+        node = producer.get(node.input[0])
+    if node is None or node.op_type != "Add":
+        return False
+    add = node
+    bias = next((i for i in add.input if i in inits and len(inits[i].dims) == 1), None)
+    other = next((i for i in add.input if i != bias), None)
+    matmul = producer.get(other) if other else None
+    if bias is None or matmul is None or matmul.op_type != "MatMul" or matmul.input[1] not in inits:
+        return False
+    d, c = inits[matmul.input[1]].dims
+    x = matmul.input[0]
+    g.initializer.extend([numpy_helper.from_array(np.array([-1, d], np.int64), "ctc_head_flat"),
+                          numpy_helper.from_array(np.array([0], np.int64), "ctc_head_s0"),
+                          numpy_helper.from_array(np.array([2], np.int64), "ctc_head_s2"),
+                          numpy_helper.from_array(np.array([c], np.int64), "ctc_head_c")])
+    fused = [helper.make_node("Shape", [x], ["ctc_head_xshape"], name="ctc_head_shape"),
+             helper.make_node("Slice", ["ctc_head_xshape", "ctc_head_s0", "ctc_head_s2"], ["ctc_head_bt"],
+                              name="ctc_head_bt"),
+             helper.make_node("Concat", ["ctc_head_bt", "ctc_head_c"], ["ctc_head_shape3"], axis=0,
+                              name="ctc_head_shape3"),
+             helper.make_node("Reshape", [x, "ctc_head_flat"], ["ctc_head_x2"], name="ctc_head_flatten"),
+             helper.make_node("Gemm", ["ctc_head_x2", matmul.input[1], bias], ["ctc_head_y2"], name="ctc_head_gemm"),
+             helper.make_node("Reshape", ["ctc_head_y2", "ctc_head_shape3"], [add.output[0]], name="ctc_head_unflatten")]
+    nodes = []
+    for n in g.node:
+        if n is matmul:
+            nodes.extend(fused)
+        elif n is not add:
+            nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    return True
 
 
 def write_charset(profile_dir: Path, rec_fp32: Path, dict_spec: dict, wheels: dict) -> int:

@@ -164,3 +164,35 @@ def test_int8_models_not_listed_as_full_range_have_7_bit_weights() -> None:
             weights = [numpy_helper.to_array(i) for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8]
             assert weights, int8
             assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) <= 64, int8
+
+
+@pytest.mark.parametrize("variant", ["small/rec.fp32", "small/rec.int8", "tiny/rec.fp32"])
+def test_greedy_outputs_are_the_argmax_and_max_of_the_probabilities(variant: str) -> None:
+    """The build's greedy head (one TopK over the softmax, the class head's bias fused into a
+    Gemm) gives exactly numpy's argmax (first index on ties) and max of the full output."""
+    import numpy as np
+
+    from ocrcore.runtime import make_session
+
+    path = ROOT / "models" / "build" / f"{variant}.onnx"
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert "Gemm" in ops and "TopK" in ops and "ArgMax" not in ops, "the head was not rebuilt: make setup"
+    session = make_session(path, 1)
+    name, probs_out = session.get_inputs()[0].name, session.get_outputs()[0].name
+    rng = np.random.default_rng(0)
+    for shape in [(1, 3, 48, 192), (3, 3, 48, 512)]:
+        x = rng.standard_normal(shape).astype(np.float32) * 0.6
+        probs, best, best_p = session.run([probs_out, "ctc_best", "ctc_best_prob"], {name: x})
+        assert best.shape == best_p.shape == probs.shape[:2]
+        np.testing.assert_array_equal(best, probs.argmax(axis=-1))
+        np.testing.assert_array_equal(best_p, probs.max(axis=-1))
+
+
+def test_head_fusion_leaves_graphs_of_another_shape_alone() -> None:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8])
+    graph = helper.make_graph([helper.make_node("Softmax", ["x"], ["y"], axis=-1)], "g", [x], [y])
+    assert model_build.fuse_head_bias(graph, "y") is False
+    assert [n.op_type for n in graph.node] == ["Softmax"]

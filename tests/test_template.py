@@ -328,6 +328,48 @@ def test_spend_caps_have_safe_defaults():
     assert budget["Budget"]["BudgetLimit"]["Amount"] == "25"
 
 
+def rule_failures(parameters: dict) -> list[str]:
+    """The template's Rules as CloudFormation checks them before creating anything: the ids of the
+    rules whose condition holds for ``parameters`` (defaults filled in) and whose assertion fails."""
+    tpl = sam_transform(parameters)
+    params = {name: str(spec.get("Default", "")) for name, spec in tpl["Parameters"].items()}
+    params.update({k: str(v) for k, v in parameters.items()})
+    failed = []
+    for rid, rule in tpl.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _condition(rule["RuleCondition"], params, {}):
+            continue
+        if not all(_condition(a["Assert"], params, {}) for a in rule["Assertions"]):
+            failed.append(rid)
+    return failed
+
+
+@pytest.mark.parametrize("mode", ["token", "iam", "none"])
+@pytest.mark.parametrize("function_url", ["false", "true"])
+def test_caps_hold_in_every_auth_mode(mode, function_url):
+    """Whatever AuthMode and Function URL: reserved concurrency, stage throttling and the bulk
+    path's MaximumConcurrency are in what CloudFormation would create, at their defaults."""
+    params = load_source()["Parameters"]
+    out = resolve({"AuthMode": mode, "EnableFunctionUrl": function_url, "EnableBulk": "true"})
+    res = out["Resources"]
+    assert res["OcrFunction"]["Properties"]["ReservedConcurrentExecutions"] == str(params["ApiReservedConcurrency"]["Default"])
+    route = res["OcrHttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert (route["ThrottlingRateLimit"], route["ThrottlingBurstLimit"]) == (
+        str(params["ApiThrottleRate"]["Default"]), str(params["ApiThrottleBurst"]["Default"]))
+    esm = res["OcrBulkFunctionUploads"]["Properties"]["ScalingConfig"]
+    assert esm["MaximumConcurrency"] == str(params["BulkMaxConcurrency"]["Default"])
+    assert ("OcrFunctionUrl" in res) == (function_url == "true")
+    assert rule_failures({"AuthMode": mode, "EnableFunctionUrl": function_url}) == []
+
+
+def test_a_public_api_cannot_drop_the_concurrency_cap():
+    """ApiReservedConcurrency=0 (no cap) is allowed for token and iam, refused for AuthMode=none."""
+    assert rule_failures({"AuthMode": "none", "ApiReservedConcurrency": "0"}) == ["PublicApiIsCapped"]
+    assert rule_failures({"AuthMode": "none", "ApiReservedConcurrency": "1"}) == []
+    for mode in ("token", "iam"):
+        assert rule_failures({"AuthMode": mode, "ApiReservedConcurrency": "0"}) == []
+    assert rule_failures({}) == []
+
+
 def test_uploads_bucket_is_private_and_expires_uploads():
     res = resolve({})["Resources"]
     bucket = res["UploadBucket"]["Properties"]

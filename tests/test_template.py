@@ -312,6 +312,14 @@ def test_public_function_url_needs_both_permissions(mode):
     assert ("ApiTokenSecret" in res) == (mode == "token")
 
 
+@pytest.mark.parametrize("mode", ["token", "iam", "none"])
+def test_presigned_uploads_only_for_authenticated_callers(mode):
+    """A presigned URL can be PUT to again and again until it expires, each PUT billed by S3 and
+    bounded by no cap of the template: a public API (AuthMode=none) hands out none."""
+    env = resolve({"AuthMode": mode})["Resources"]["OcrFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["OCR_UPLOAD_BUCKET"] == ("" if mode == "none" else {"Ref": "UploadBucket"})
+
+
 def test_spend_caps_have_safe_defaults():
     params = load_source()["Parameters"]
     res = resolve({})["Resources"]

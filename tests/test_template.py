@@ -390,6 +390,31 @@ def test_uploads_bucket_is_private_and_expires_uploads():
     assert int(load_source()["Parameters"]["UploadUrlExpiry"]["Default"]) <= 900
 
 
+def test_worst_case_cost_in_the_docs_follows_the_template_defaults():
+    """docs/deploy.md's worst case (and the README's figure) recomputed from the template's defaults
+    and the prices the document states: a changed default or a wrong sum fails here."""
+    params = {k: v.get("Default") for k, v in load_source()["Parameters"].items()}
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    month, gb_s, per_m_lambda, per_m_http, log_gb = 2_592_000, 0.0000133334, 0.20, 1.00, 0.50
+    for price in ("$0.0000133334 per GB-second", "$0.20 per million requests", "HTTP API $1.00 per million",
+                  "512 KB steps", "$0.50 per GB", "$0.40 per secret-month"):
+        assert price in doc, price
+    assert params["Architecture"] == "arm64"
+    gb = int(params["MemorySize"]) / 1024
+    duration = int(params["ApiReservedConcurrency"]) * month * gb * gb_s
+    requests = int(params["ApiThrottleRate"]) * month
+    steps = 20  # the HTTP API's 10 MB body in 512 KB steps
+    http = requests * steps * per_m_http / 1e6
+    lam = requests * per_m_lambda / 1e6
+    logs = requests * 1000 / 1e9 * log_gb
+    total = duration + http + lam + logs + 0.40
+    assert f"{int(params['ApiReservedConcurrency'])} × 2,592,000 s × {gb} GB ({params['MemorySize']} MB)" in doc
+    for figure in (f"${duration:,.2f}", f"${http:,.2f}", f"${lam:,.2f}", f"${logs:,.2f}", f"≈ ${total:,.0f}"):
+        assert figure in doc, figure
+    assert f"about ${total:,.0f} a month" in readme and f"about ${http:,.0f}" in readme
+
+
 # --------------------------------------------------------------------------- Dockerfile
 
 

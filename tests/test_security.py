@@ -9,7 +9,10 @@ checker calls ``hmac.compare_digest`` once per configured token whatever is pres
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import http.server
+import threading
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -324,13 +327,68 @@ def test_page_asks_for_the_token_and_keeps_it_in_the_tab_only(srv, small_png, tm
             page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
             page.click("#run-btn")
             page.wait_for_selector("#lines .line")
-            assert len(prompts) == 1 and "token" in prompts[0]
-            assert page.evaluate("sessionStorage.getItem('ocr.token')") == TOKEN
+            assert len(prompts) == 1 and "token" in prompts[0] and srv.url in prompts[0]  # names whom it goes to
+            assert page.evaluate(f"sessionStorage.getItem('ocr.token@{srv.url}')") == TOKEN
             assert TOKEN not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
             assert TOKEN not in page.url and not page.js_errors, page.js_errors
+
+            # The same tab sent to ?api=<another server> (a crafted link): the token entered for this
+            # API is not sent there, and the prompt that server's 401 triggers names that server.
+            with _recording_server() as (other_url, seen):
+                prompts.clear()
+                page.remove_listener("dialog", answer)
+                page.on("dialog", lambda d: (prompts.append(d.message), d.dismiss()))
+                page.goto(f"{srv.url}/?api={other_url}")
+                page.set_input_files("#file-input", str(image))
+                page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
+                page.click("#run-btn")
+                page.wait_for_selector("#error:not([hidden])")
+                assert any(path.startswith("/api/ocr") for _, path, _ in seen), seen  # the page did call it
+                assert not any(TOKEN in headers for _, _, headers in seen)
+                assert not any("authorization" in headers.lower() for _, _, headers in seen)
+                assert len(prompts) == 1 and other_url in prompts[0] and srv.url not in prompts[0]
             context.close()
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def _recording_server():
+    """Another server on loopback that answers everything 401 (CORS open) and records each request's
+    method, path and headers: what a link's ``?api=`` could point the page to."""
+    seen: list[tuple[str, str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.command, self.path, str(self.headers)))
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            body = b'{"success": false, "error": {"code": "unauthorized", "message": "token?"}}'
+            self.send_response(204 if self.command == "OPTIONS" else 401)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.send_header("Access-Control-Allow-Methods", "GET, POST")
+            if self.command != "OPTIONS":
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "OPTIONS":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_OPTIONS = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_edge_box_defaults_require_a_token_and_limit_rates(tmp_path):

@@ -181,6 +181,24 @@ def test_token_required_on_api_and_metrics_not_on_health_or_page(srv, small_png)
                           headers={"Authorization": f"Basic {TOKEN}"}), None)
 
 
+def test_an_oversized_body_from_a_stranger_is_refused_unread(srv):
+    """A stranger declaring a huge body gets the 401 (not the 413 that reads and discards up to
+    64 MiB first): the server reads nothing of a body it will not use."""
+    import socket
+
+    host, port = srv.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(b"POST /api/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                     b"Content-Length: 999999999\r\n\r\n" + bytes(1024))
+        answer = b""
+        while b'"unauthorized"' not in answer and b"payload_too_large" not in answer and len(answer) < 65536:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in answer, answer
+
+
 def test_wrong_and_near_miss_tokens_are_refused(srv, small_png):
     near_miss = TOKEN[:-1] + ("0" if TOKEN[-1] != "0" else "1")  # equal length, last byte differs
     for bad in ("wrong", near_miss, TOKEN + "x", TOKEN.upper()):

@@ -408,11 +408,14 @@ def test_worst_case_cost_in_the_docs_follows_the_template_defaults():
     http = requests * steps * per_m_http / 1e6
     lam = requests * per_m_lambda / 1e6
     logs = requests * 1000 / 1e9 * log_gb
-    total = duration + http + lam + logs + 0.40
+    health = requests * (per_m_http + per_m_lambda) / 1e6 + requests * 300 / 1e9 * log_gb  # GET /healthz, own route
+    total = duration + http + lam + logs + health + 0.40
+    strangers = http + health + requests * 0.01 * gb * gb_s  # 10 MB refusals + /healthz invocations of ~10 ms
     assert f"{int(params['ApiReservedConcurrency'])} × 2,592,000 s × {gb} GB ({params['MemorySize']} MB)" in doc
-    for figure in (f"${duration:,.2f}", f"${http:,.2f}", f"${lam:,.2f}", f"${logs:,.2f}", f"≈ ${total:,.0f}"):
+    for figure in (f"${duration:,.2f}", f"${http:,.2f}", f"${lam:,.2f}", f"${logs:,.2f}", f"${health:,.2f}",
+                   f"≈ ${total:,.0f}", f"≈ ${strangers:,.0f} a month"):
         assert figure in doc, figure
-    assert f"about ${total:,.0f} a month" in readme and f"about ${http:,.0f}" in readme
+    assert f"about ${total:,.0f} a month" in readme and f"about ${strangers:,.0f}" in readme
 
 
 # --------------------------------------------------------------------------- Dockerfile

@@ -157,6 +157,16 @@ def test_bearer_parsing_and_iam_identity():
     assert caller_identity({}) == "anonymous"
 
 
+def test_cors_default_follows_who_serves_the_page(tmp_path):
+    """CORS_ORIGINS unset: no other origin when the app serves the page (same origin needs no CORS),
+    ``*`` only for an API-only server; a configured list is taken as it is."""
+    assert load_settings({}).cors_origins == ()  # the repository's web/ is served
+    assert load_settings({"OCR_WEB_DIR": str(tmp_path)}).cors_origins == ("*",)  # no index.html there
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert load_settings({"OCR_WEB_DIR": str(tmp_path)}).cors_origins == ()
+    assert load_settings({"CORS_ORIGINS": ORIGIN}).cors_origins == (ORIGIN,)
+
+
 def test_rate_limiter_unit():
     limiter = RateLimiter(parse_limits("2 per 1 second"))
     assert limiter.hit("a") is None and limiter.hit("a") is None
@@ -288,6 +298,7 @@ def test_presigned_upload_is_scoped_to_its_key_its_size_and_its_uploader(srv, sy
 
         query = dict(parse_qsl(urlsplit(url).query))
         assert query["X-Amz-SignedHeaders"].split(";") == ["content-length", "content-type", "host"]
+        assert query["X-Amz-Expires"] == "120"  # OCR_UPLOAD_EXPIRES is what S3 is told, not only the answer
         host = urlsplit(url).netloc
         signed = {"Content-Length": str(len(data)), "Content-Type": "image/png", "Host": host}
         assert _sigv4_query_signature(url, "PUT", signed) == query["X-Amz-Signature"]  # the recomputation is right

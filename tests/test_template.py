@@ -390,6 +390,23 @@ def test_uploads_bucket_is_private_and_expires_uploads():
     assert int(load_source()["Parameters"]["UploadUrlExpiry"]["Default"]) <= 900
 
 
+def test_sam_deploy_guided_never_asks_to_accept_an_unauthenticated_url():
+    """`sam deploy --guided` asks "... has no authentication. Is this okay?" for a SAM function's
+    Api/HttpApi event without Auth and for a FunctionUrlConfig with AuthType NONE (SAM CLI's
+    samcli/commands/deploy/auth_utils.py). The template has neither: the HTTP API's routes and the
+    Function URL are plain CloudFormation whose authorization follows AuthMode."""
+    for lid, res in load_source()["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        assert "FunctionUrlConfig" not in props, lid
+        kinds = {e["Type"] for e in props.get("Events", {}).values()}
+        assert not kinds & {"Api", "HttpApi"}, (lid, kinds)
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy on AWS"):readme.index("## Edge box")]
+    assert "Is this okay" not in deploy and "answer" not in deploy.lower()
+
+
 def test_worst_case_cost_in_the_docs_follows_the_template_defaults():
     """docs/deploy.md's worst case (and the README's figure) recomputed from the template's defaults
     and the prices the document states: a changed default or a wrong sum fails here."""

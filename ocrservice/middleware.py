@@ -1,8 +1,9 @@
 """The outer ASGI layer every request passes: request id, body cap, metrics, one log line, last-resort 500.
 
 Pure ASGI (no BaseHTTPMiddleware) so the body cap works on the stream: a request that declares
-too large a ``Content-Length`` is refused before the app reads it, one that streams past the cap
-is stopped as it goes. Either way the rest of the body is drained (up to a bound) before the
+too large a ``Content-Length`` is refused on the app's first read of the body (so the token check
+and the rate limit, which never read it, answer first), one that streams past the cap is stopped
+as it goes. Either way the rest of the body is drained (up to a bound) before the
 413 is sent, so ordinary clients read the error instead of a connection reset.
 """
 
@@ -96,16 +97,15 @@ class RequestMiddleware:
         self.metrics.in_flight.inc()
         try:
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body:
-                await _drain(receive, 0)
-                exc = BodyTooLarge(self.max_body)
-                state["log"]["error"] = exc.code
-                self.metrics.errors.labels(code=exc.code).inc()
-                await send_error(exc.status, exc.code, exc.message)
-                return
+            declared_too_large = declared.isdigit() and int(declared) > self.max_body
             received = [0]
 
             async def limited_receive() -> Message:
+                # A declared oversized body is refused when the app first reads the body, not here:
+                # the rate limit and the token check (which never read it) answer before any drain.
+                if declared_too_large:
+                    await _drain(receive, 0)
+                    raise BodyTooLarge(self.max_body)
                 message = await receive()
                 if message["type"] == "http.request":
                     received[0] += len(message.get("body", b""))

@@ -9,7 +9,10 @@ checker calls ``hmac.compare_digest`` once per configured token whatever is pres
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import http.server
+import threading
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -154,6 +157,16 @@ def test_bearer_parsing_and_iam_identity():
     assert caller_identity({}) == "anonymous"
 
 
+def test_cors_default_follows_who_serves_the_page(tmp_path):
+    """CORS_ORIGINS unset: no other origin when the app serves the page (same origin needs no CORS),
+    ``*`` only for an API-only server; a configured list is taken as it is."""
+    assert load_settings({}).cors_origins == ()  # the repository's web/ is served
+    assert load_settings({"OCR_WEB_DIR": str(tmp_path)}).cors_origins == ("*",)  # no index.html there
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    assert load_settings({"OCR_WEB_DIR": str(tmp_path)}).cors_origins == ()
+    assert load_settings({"CORS_ORIGINS": ORIGIN}).cors_origins == (ORIGIN,)
+
+
 def test_rate_limiter_unit():
     limiter = RateLimiter(parse_limits("2 per 1 second"))
     assert limiter.hit("a") is None and limiter.hit("a") is None
@@ -176,6 +189,24 @@ def test_token_required_on_api_and_metrics_not_on_health_or_page(srv, small_png)
         assert_401(c.get(f"{srv.url}/metrics"), None)
         assert_401(c.post(f"{srv.url}/api/ocr", files={"image": ("x.png", small_png)},
                           headers={"Authorization": f"Basic {TOKEN}"}), None)
+
+
+def test_an_oversized_body_from_a_stranger_is_refused_unread(srv):
+    """A stranger declaring a huge body gets the 401 (not the 413 that reads and discards up to
+    64 MiB first): the server reads nothing of a body it will not use."""
+    import socket
+
+    host, port = srv.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(b"POST /api/ocr HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                     b"Content-Length: 999999999\r\n\r\n" + bytes(1024))
+        answer = b""
+        while b'"unauthorized"' not in answer and b"payload_too_large" not in answer and len(answer) < 65536:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in answer, answer
 
 
 def test_wrong_and_near_miss_tokens_are_refused(srv, small_png):
@@ -267,6 +298,7 @@ def test_presigned_upload_is_scoped_to_its_key_its_size_and_its_uploader(srv, sy
 
         query = dict(parse_qsl(urlsplit(url).query))
         assert query["X-Amz-SignedHeaders"].split(";") == ["content-length", "content-type", "host"]
+        assert query["X-Amz-Expires"] == "120"  # OCR_UPLOAD_EXPIRES is what S3 is told, not only the answer
         host = urlsplit(url).netloc
         signed = {"Content-Length": str(len(data)), "Content-Type": "image/png", "Host": host}
         assert _sigv4_query_signature(url, "PUT", signed) == query["X-Amz-Signature"]  # the recomputation is right
@@ -324,13 +356,68 @@ def test_page_asks_for_the_token_and_keeps_it_in_the_tab_only(srv, small_png, tm
             page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
             page.click("#run-btn")
             page.wait_for_selector("#lines .line")
-            assert len(prompts) == 1 and "token" in prompts[0]
-            assert page.evaluate("sessionStorage.getItem('ocr.token')") == TOKEN
+            assert len(prompts) == 1 and "token" in prompts[0] and srv.url in prompts[0]  # names whom it goes to
+            assert page.evaluate(f"sessionStorage.getItem('ocr.token@{srv.url}')") == TOKEN
             assert TOKEN not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
             assert TOKEN not in page.url and not page.js_errors, page.js_errors
+
+            # The same tab sent to ?api=<another server> (a crafted link): the token entered for this
+            # API is not sent there, and the prompt that server's 401 triggers names that server.
+            with _recording_server() as (other_url, seen):
+                prompts.clear()
+                page.remove_listener("dialog", answer)
+                page.on("dialog", lambda d: (prompts.append(d.message), d.dismiss()))
+                page.goto(f"{srv.url}/?api={other_url}")
+                page.set_input_files("#file-input", str(image))
+                page.wait_for_function("document.getElementById('preview-img').naturalWidth > 0")
+                page.click("#run-btn")
+                page.wait_for_selector("#error:not([hidden])")
+                assert any(path.startswith("/api/ocr") for _, path, _ in seen), seen  # the page did call it
+                assert not any(TOKEN in headers for _, _, headers in seen)
+                assert not any("authorization" in headers.lower() for _, _, headers in seen)
+                assert len(prompts) == 1 and other_url in prompts[0] and srv.url not in prompts[0]
             context.close()
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def _recording_server():
+    """Another server on loopback that answers everything 401 (CORS open) and records each request's
+    method, path and headers: what a link's ``?api=`` could point the page to."""
+    seen: list[tuple[str, str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            seen.append((self.command, self.path, str(self.headers)))
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            body = b'{"success": false, "error": {"code": "unauthorized", "message": "token?"}}'
+            self.send_response(204 if self.command == "OPTIONS" else 401)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Headers", "*")
+            self.send_header("Access-Control-Allow-Methods", "GET, POST")
+            if self.command != "OPTIONS":
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "OPTIONS":
+                self.wfile.write(body)
+
+        do_GET = do_POST = do_OPTIONS = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_edge_box_defaults_require_a_token_and_limit_rates(tmp_path):

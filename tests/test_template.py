@@ -312,6 +312,14 @@ def test_public_function_url_needs_both_permissions(mode):
     assert ("ApiTokenSecret" in res) == (mode == "token")
 
 
+@pytest.mark.parametrize("mode", ["token", "iam", "none"])
+def test_presigned_uploads_only_for_authenticated_callers(mode):
+    """A presigned URL can be PUT to again and again until it expires, each PUT billed by S3 and
+    bounded by no cap of the template: a public API (AuthMode=none) hands out none."""
+    env = resolve({"AuthMode": mode})["Resources"]["OcrFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["OCR_UPLOAD_BUCKET"] == ("" if mode == "none" else {"Ref": "UploadBucket"})
+
+
 def test_spend_caps_have_safe_defaults():
     params = load_source()["Parameters"]
     res = resolve({})["Resources"]
@@ -328,6 +336,48 @@ def test_spend_caps_have_safe_defaults():
     assert budget["Budget"]["BudgetLimit"]["Amount"] == "25"
 
 
+def rule_failures(parameters: dict) -> list[str]:
+    """The template's Rules as CloudFormation checks them before creating anything: the ids of the
+    rules whose condition holds for ``parameters`` (defaults filled in) and whose assertion fails."""
+    tpl = sam_transform(parameters)
+    params = {name: str(spec.get("Default", "")) for name, spec in tpl["Parameters"].items()}
+    params.update({k: str(v) for k, v in parameters.items()})
+    failed = []
+    for rid, rule in tpl.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _condition(rule["RuleCondition"], params, {}):
+            continue
+        if not all(_condition(a["Assert"], params, {}) for a in rule["Assertions"]):
+            failed.append(rid)
+    return failed
+
+
+@pytest.mark.parametrize("mode", ["token", "iam", "none"])
+@pytest.mark.parametrize("function_url", ["false", "true"])
+def test_caps_hold_in_every_auth_mode(mode, function_url):
+    """Whatever AuthMode and Function URL: reserved concurrency, stage throttling and the bulk
+    path's MaximumConcurrency are in what CloudFormation would create, at their defaults."""
+    params = load_source()["Parameters"]
+    out = resolve({"AuthMode": mode, "EnableFunctionUrl": function_url, "EnableBulk": "true"})
+    res = out["Resources"]
+    assert res["OcrFunction"]["Properties"]["ReservedConcurrentExecutions"] == str(params["ApiReservedConcurrency"]["Default"])
+    route = res["OcrHttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert (route["ThrottlingRateLimit"], route["ThrottlingBurstLimit"]) == (
+        str(params["ApiThrottleRate"]["Default"]), str(params["ApiThrottleBurst"]["Default"]))
+    esm = res["OcrBulkFunctionUploads"]["Properties"]["ScalingConfig"]
+    assert esm["MaximumConcurrency"] == str(params["BulkMaxConcurrency"]["Default"])
+    assert ("OcrFunctionUrl" in res) == (function_url == "true")
+    assert rule_failures({"AuthMode": mode, "EnableFunctionUrl": function_url}) == []
+
+
+def test_a_public_api_cannot_drop_the_concurrency_cap():
+    """ApiReservedConcurrency=0 (no cap) is allowed for token and iam, refused for AuthMode=none."""
+    assert rule_failures({"AuthMode": "none", "ApiReservedConcurrency": "0"}) == ["PublicApiIsCapped"]
+    assert rule_failures({"AuthMode": "none", "ApiReservedConcurrency": "1"}) == []
+    for mode in ("token", "iam"):
+        assert rule_failures({"AuthMode": mode, "ApiReservedConcurrency": "0"}) == []
+    assert rule_failures({}) == []
+
+
 def test_uploads_bucket_is_private_and_expires_uploads():
     res = resolve({})["Resources"]
     bucket = res["UploadBucket"]["Properties"]
@@ -338,6 +388,51 @@ def test_uploads_bucket_is_private_and_expires_uploads():
     s3 = [s for s in statements if "s3:" in json.dumps(s)]
     assert s3 == [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": {"Fn::Sub": "${UploadBucket.Arn}/uploads/*"}}]
     assert int(load_source()["Parameters"]["UploadUrlExpiry"]["Default"]) <= 900
+
+
+def test_sam_deploy_guided_never_asks_to_accept_an_unauthenticated_url():
+    """`sam deploy --guided` asks "... has no authentication. Is this okay?" for a SAM function's
+    Api/HttpApi event without Auth and for a FunctionUrlConfig with AuthType NONE (SAM CLI's
+    samcli/commands/deploy/auth_utils.py). The template has neither: the HTTP API's routes and the
+    Function URL are plain CloudFormation whose authorization follows AuthMode."""
+    for lid, res in load_source()["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        props = res["Properties"]
+        assert "FunctionUrlConfig" not in props, lid
+        kinds = {e["Type"] for e in props.get("Events", {}).values()}
+        assert not kinds & {"Api", "HttpApi"}, (lid, kinds)
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy on AWS"):readme.index("## Edge box")]
+    assert "Is this okay" not in deploy and "answer" not in deploy.lower()
+
+
+def test_worst_case_cost_in_the_docs_follows_the_template_defaults():
+    """docs/deploy.md's worst case (and the README's figure) recomputed from the template's defaults
+    and the prices the document states: a changed default or a wrong sum fails here."""
+    params = {k: v.get("Default") for k, v in load_source()["Parameters"].items()}
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    month, gb_s, per_m_lambda, per_m_http, log_gb = 2_592_000, 0.0000133334, 0.20, 1.00, 0.50
+    for price in ("$0.0000133334 per GB-second", "$0.20 per million requests", "HTTP API $1.00 per million",
+                  "512 KB steps", "$0.50 per GB", "$0.40 per secret-month"):
+        assert price in doc, price
+    assert params["Architecture"] == "arm64"
+    gb = int(params["MemorySize"]) / 1024
+    duration = int(params["ApiReservedConcurrency"]) * month * gb * gb_s
+    requests = int(params["ApiThrottleRate"]) * month
+    steps = 20  # the HTTP API's 10 MB body in 512 KB steps
+    http = requests * steps * per_m_http / 1e6
+    lam = requests * per_m_lambda / 1e6
+    logs = requests * 1000 / 1e9 * log_gb
+    health = requests * (per_m_http + per_m_lambda) / 1e6 + requests * 300 / 1e9 * log_gb  # GET /healthz, own route
+    total = duration + http + lam + logs + health + 0.40
+    strangers = http + health + requests * 0.01 * gb * gb_s  # 10 MB refusals + /healthz invocations of ~10 ms
+    assert f"{int(params['ApiReservedConcurrency'])} × 2,592,000 s × {gb} GB ({params['MemorySize']} MB)" in doc
+    for figure in (f"${duration:,.2f}", f"${http:,.2f}", f"${lam:,.2f}", f"${logs:,.2f}", f"${health:,.2f}",
+                   f"≈ ${total:,.0f}", f"≈ ${strangers:,.0f} a month"):
+        assert figure in doc, figure
+    assert f"about ${total:,.0f} a month" in readme and f"about ${strangers:,.0f}" in readme
 
 
 # --------------------------------------------------------------------------- Dockerfile

@@ -130,7 +130,7 @@
       running: "识别中…",
       runningN: (i, n) => `识别中 ${i}/${n}…`,
       uploading: "上传中…",
-      tokenPrompt: "这个服务需要访问令牌。请输入令牌（只保存在本标签页，关闭即清除）：",
+      tokenPrompt: (api) => `${api} 需要访问令牌。请输入令牌（只发给这个地址，只保存在本标签页，关闭即清除）：`,
       runCount: (n) => `${n} 张`,
       resultsHeading: "识别结果",
       lines: (n) => `· ${n} 行`,
@@ -207,7 +207,7 @@
       running: "Recognising…",
       runningN: (i, n) => `Recognising ${i}/${n}…`,
       uploading: "Uploading…",
-      tokenPrompt: "This service needs an access token. Enter it (kept only in this browser tab until it is closed):",
+      tokenPrompt: (api) => `${api} needs an access token. Enter it (sent only to that address, kept only in this browser tab until it is closed):`,
       runCount: (n) => `${n} files`,
       resultsHeading: "Results",
       lines: (n) => `· ${n} ${n === 1 ? "line" : "lines"}`,
@@ -643,13 +643,16 @@
   // ------------------------------------------------------------------ calling the API
 
   // The API's bearer token (OCR_API_TOKEN, AuthMode=token): asked for on a 401 and kept in this
-  // tab's sessionStorage only; never in the page's files or its URL, never sent to S3.
-  const TOKEN_KEY = "ocr.token";
+  // tab's sessionStorage only; never in the page's files or its URL, never sent to S3. Kept per API
+  // origin, and the prompt names it: a link with ?api=<another server> gets no token entered for
+  // this one, and whoever is asked for a token sees whom it would go to.
+  const API_ORIGIN = (() => { try { return new URL(API || "/", location.href).origin; } catch (_) { return location.origin; } })();
+  const TOKEN_KEY = `ocr.token@${API_ORIGIN}`;
   function apiToken() {
     try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (_) { return ""; }
   }
   function askToken() {
-    const entered = (window.prompt(t("tokenPrompt")) || "").trim();
+    const entered = (window.prompt(t("tokenPrompt", API_ORIGIN)) || "").trim();
     try {
       if (entered) sessionStorage.setItem(TOKEN_KEY, entered); else sessionStorage.removeItem(TOKEN_KEY);
     } catch (_) { return false; }

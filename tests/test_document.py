@@ -257,6 +257,19 @@ def test_bad_documents_are_refused_before_any_page(engine: OCREngine, make, erro
     assert done == []
 
 
+def test_verdict_does_not_depend_on_the_file_before(engine: OCREngine) -> None:
+    """PDFium keeps the last load error when a file with an empty page tree fails: after an
+    encrypted file, a zero-page file must still be pdf_invalid ("no pages"), not pdf_encrypted."""
+    order = [(pdfs.encrypted_pdf, PDFEncryptedError), (pdfs.zero_page_pdf, PDFInvalidError),
+             (pdfs.encrypted_pdf, PDFEncryptedError), (pdfs.truncated_pdf, PDFInvalidError),
+             (pdfs.zero_page_pdf, PDFInvalidError), (pdfs.encrypted_pdf, PDFEncryptedError)]
+    for make, error in order:
+        with pytest.raises(error) as err:
+            ocr_document(engine, make())
+        if make is pdfs.zero_page_pdf:
+            assert "no pages" in str(err.value)
+
+
 def test_bad_page_late_in_a_file_is_refused_before_the_first_page(engine: OCREngine) -> None:
     data = pdfs.merge(pdfs.scanned_pdf([EN]), pdfs.image_bomb_pdf())
     done: list[int] = []

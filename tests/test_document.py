@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import img2pdf
 import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
@@ -469,27 +470,64 @@ def test_cli_image_to_searchable_pdf_and_errors(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ OCRmyPDF
 
 
-def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> None:
-    """OCRmyPDF 17 runs this engine through ocrcore.ocrmypdf_plugin; a ``tesseract`` on PATH that
-    only records being called shows Tesseract is never run (nor version-checked)."""
+def ocrmypdf(tmp_path: Path, data: bytes, *args: str) -> bytes:
+    """OCRmyPDF with this engine's plugin on ``data``; a ``tesseract`` on PATH that only records
+    being called shows Tesseract is never run (nor version-checked)."""
     pytest.importorskip("ocrmypdf")
     fake = tmp_path / "bin"
-    fake.mkdir()
+    fake.mkdir(exist_ok=True)
     marker = tmp_path / "tesseract-was-called"
     (fake / "tesseract").write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
     (fake / "tesseract").chmod(0o755)
     src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
-    src.write_bytes(mixed_pdf)
+    src.write_bytes(data)
     env = {**ENV, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "ocrmypdf", "--plugin", "ocrcore.ocrmypdf_plugin", "--output-type", "pdf",
-                           "--skip-text", "--optimize", "0", "--jobs", "1", "-l", "eng+chi_sim", str(src), str(out)],
+                           "--optimize", "0", "--jobs", "1", "-l", "eng+chi_sim", *args, str(src), str(out)],
                           capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not marker.exists()
-    data = out.read_bytes()
-    assert [squash(x) for x in pdftotext(data, 1).splitlines() if x.strip()] == [squash(t) for t in EN]
-    assert [squash(x) for x in pdftotext(data, 2).splitlines() if x.strip()] == [squash(t) for t in ZH]
+    return out.read_bytes()
+
+
+def layer_lines(data: bytes, page: int) -> list[str]:
+    return [squash(x) for x in pdftotext(data, page).splitlines() if x.strip()]
+
+
+def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> None:
+    """OCRmyPDF 17 runs this engine through ocrcore.ocrmypdf_plugin, never Tesseract."""
+    data = ocrmypdf(tmp_path, mixed_pdf, "--skip-text")
+    assert layer_lines(data, 1) == [squash(t) for t in EN]
+    assert layer_lines(data, 2) == [squash(t) for t in ZH]
     assert pdftotext(data, 3).count(EN[0]) == 1  # the born-digital page skipped (--skip-text)
+    assert layer_lines(data, 4) == [squash(t) for t in EN]  # /Rotate 90
+
+
+def test_ocrmypdf_plugin_on_pages_scanned_sideways(tmp_path: Path, engine: OCREngine) -> None:
+    """A page scanned sideways (no /Rotate): its lines run down the page and the layer with them
+    (OCRmyPDF's renderer drops lines whose box does not fit horizontal text); with
+    ``--rotate-pages`` the engine's orientation turns the page upright (/Rotate)."""
+    sideways = np.ascontiguousarray(np.rot90(pdfs.text_image(ZH + EN), k=-1))  # turned 90 degrees clockwise
+    layout = img2pdf.get_fixed_dpi_layout_fun((150, 150))
+    data = bytes(img2pdf.convert([pdfs.jpeg(sideways)], layout_fun=layout))
+    want = [squash(t) for t in ZH + EN]
+    out = ocrmypdf(tmp_path, data)
+    assert layer_lines(out, 1) == want
+    page = ocr_document(engine, out).pages[0]  # the layer's lines lie on the text (OCR of the page)
+    ocred = ocr_document(engine, data, force_ocr=True).pages[0]
+    assert page.source == "text_layer" and ocred.result.orientation == 90
+    for line in ocred.result.lines:
+        xs, ys = [p[0] for p in line.box], [p[1] for p in line.box]
+        hits = [x for x in page.result.lines
+                if min(xs) - 15 <= x.box[0][0] and x.box[2][0] <= max(xs) + 15
+                and min(ys) - 15 <= x.box[0][1] and x.box[2][1] <= max(ys) + 15]
+        assert squash("".join(x.text for x in hits)) == squash(line.text), line
+    upside = np.ascontiguousarray(pdfs.text_image(EN)[::-1, ::-1])
+    data = bytes(img2pdf.convert([pdfs.jpeg(upside)], layout_fun=layout))
+    out = ocrmypdf(tmp_path, data, "--rotate-pages")
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        assert int(pdf.pages[0].obj.get("/Rotate", 0)) % 360 == 180
+    assert layer_lines(out, 1) == [squash(t) for t in EN]
 
 
 def test_text_layer_geometry_on_every_rotation(engine: OCREngine) -> None:

@@ -143,7 +143,7 @@ def _document(engine, path: Path, data: bytes, args: argparse.Namespace, vocabul
     try:
         doc = ocr_document(engine, data, pages=args.pages, max_pages=args.max_pages if args.max_pages > 0 else sys.maxsize,
                            force_ocr=args.force_ocr, on_page=on_page, detect=not args.no_detect, cls=args.cls,
-                           **vocabulary)
+                           words=args.words, **vocabulary)
     finally:
         bar.close()
     if args.searchable is not None:

@@ -441,12 +441,13 @@ def test_cli_pdf(tmp_path: Path, mixed_pdf: bytes) -> None:
     out = proc.stdout.splitlines()
     assert out[0] == "--- page 1 ---" and out[1:4] == EN and out[4] == "--- page 3 ---" and out[5:] == MIXED
     target = tmp_path / "out.pdf"
-    proc = run(str(src), "--json", "--pages", "2-3", "--force-ocr", "--searchable", str(target))
+    proc = run(str(src), "--json", "--words", "--pages", "2-3", "--force-ocr", "--searchable", str(target))
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)
     assert row["success"] and row["kind"] == "pdf" and row["page_count"] == 4
     assert [p["page"] for p in row["pages"]] == [2, 3] and [p["source"] for p in row["pages"]] == ["ocr", "ocr"]
     assert [t["page"] for t in row["text"]] == [2] * 3 + [3] * 4
+    assert all(t["words"] and "".join(w["text"] for w in t["words"]) == squash(t["text"]) for t in row["text"])
     assert squash(ZH[2]) in squash(pdftotext(target.read_bytes(), 1))
 
 

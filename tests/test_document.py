@@ -346,6 +346,58 @@ def test_searchable_pdf_changes_nothing_visible(mixed_pdf: bytes, mixed_out: byt
         assert raw_src == raw_out
 
 
+def test_forced_ocr_replaces_an_earlier_invisible_layer(engine: OCREngine) -> None:
+    """A scan OCRed before by a tool that read its Chinese as garbage (an invisible layer inline,
+    and one in a form XObject as OCRmyPDF writes it) and a visible stamp: with force_ocr the
+    searchable PDF has the new text once and no garbage; the stamp stays; nothing visible changes."""
+    from ocrcore.document import DocumentResult, PageResult
+    from ocrcore.types import Line, OCRResult
+
+    scan = pdfs.stamped_scan_pdf(ZH, "Page 7")
+    width, height = 1654, 2339  # A4 at 200 dpi, as the scan renders
+    garbage = (Line("JER Th SARA 2a R885", 0.5, ((240, 330), (900, 330), (900, 400), (240, 400))),)
+    old = searchable_pdf(scan, DocumentResult(
+        (PageResult(1, width, height, 200.0, "ocr", 0, OCRResult(garbage, width, height)),), 1, "pdf"))
+    with pikepdf.open(io.BytesIO(old)) as pdf:  # a second old layer, in a form XObject
+        form = pdf.make_stream(b"BT 3 Tr /F1 20 Tf 72 600 Td (MEMS AAR LE) Tj ET",
+                               Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form, BBox=[0, 0, 595, 842],
+                               Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
+                                   Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))))
+        page = pdf.pages[0]
+        page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/OCRLayer"))
+        page.contents_add(b"q /OCRLayer Do Q")
+        buf = io.BytesIO()
+        pdf.save(buf)
+    old = buf.getvalue()
+    assert "JERTh" in squash(pdftotext(old, 1)) and "MEMSAAR" in squash(pdftotext(old, 1))
+    doc = ocr_document(engine, old)
+    assert doc.pages[0].source == "text_layer"  # its old layer is taken as it is, unless forced
+    doc = ocr_document(engine, old, force_ocr=True)
+    out = searchable_pdf(old, doc)
+    got = squash(pdftotext(out, 1))
+    assert "JERTh" not in got and "MEMSAAR" not in got
+    assert all(got.count(squash(t)) == 1 for t in ZH), got  # the new layer, once
+    assert "Page" in got  # the stamp is visible text: kept (and read by OCR too)
+    assert all(int(np.abs(a.astype(int) - b.astype(int)).max()) == 0 for a, b in zip(render_all(old), render_all(out)))
+
+
+def test_only_wholly_invisible_text_objects_are_removed() -> None:
+    from ocrcore.pdf_text_layer import strip_invisible_text
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0]
+    page.obj.Contents = pdf.make_stream(
+        b"BT /F1 9 Tf 3 Tr (old) Tj ET "  # an old OCR layer: removed
+        b"q BT 0 Tr (seen) Tj 3 Tr (mixed) Tj ET Q "  # visible text in the same object: kept whole
+        b"BT (after) Tj ET "  # 3 Tr still in force (set outside q): removed
+        b"q 7 Tr BT (clip) Tj ET Q")  # clipping text: kept
+    assert strip_invisible_text(pdf, page)
+    left = [str(i.operands[0]) for i in pikepdf.parse_content_stream(page) if str(i.operator) == "Tj"]
+    assert left == ["seen", "mixed", "clip"]
+    assert not strip_invisible_text(pdf, page)  # nothing left to remove
+
+
 def test_searchable_pdf_of_selected_pages(engine: OCREngine, mixed_pdf: bytes) -> None:
     doc = ocr_document(engine, mixed_pdf, pages="2,4")
     out = searchable_pdf(mixed_pdf, doc)

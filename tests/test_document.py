@@ -518,6 +518,8 @@ def test_cli_image_to_searchable_pdf_and_errors(tmp_path: Path) -> None:
     assert rows[0]["error"]["code"] == "pdf_encrypted" and rows[1]["success"] and "locked.pdf" in proc.stderr
     proc = run(str(photo), str(locked), "--searchable", str(target))
     assert proc.returncode == 2 and "exactly one" in proc.stderr
+    proc = run(str(photo), "--searchable", str(tmp_path / "missing" / "out.pdf"))  # refused before any OCR
+    assert proc.returncode == 2 and "missing" in proc.stderr and not proc.stdout
 
 
 # ------------------------------------------------------------------------------------------ OCRmyPDF

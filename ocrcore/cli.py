@@ -68,6 +68,8 @@ def predict_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if args.searchable is not None and len(args.images) != 1:
         ap.error("--searchable takes exactly one input file")
+    if args.searchable is not None and not args.searchable.resolve().parent.is_dir():  # before any page is read
+        ap.error(f"--searchable: no directory {str(args.searchable.parent)!r} to write {args.searchable.name!r} in")
 
     from tqdm import tqdm
 
@@ -112,6 +114,9 @@ def _report_failure(path: Path, exc: Exception, as_json: bool) -> None:
 
     code = exc.code if isinstance(exc, OCRError) else "unreadable_file"
     message = str(exc) if isinstance(exc, OCRError) else (getattr(exc, "strerror", None) or str(exc))
+    filename = getattr(exc, "filename", None)
+    if filename is not None and str(filename) != str(path):  # the searchable PDF, not the input, failed
+        message = f"{filename}: {message}"
     print(f"ocr: {path}: {message}", file=sys.stderr)
     if as_json:
         print(json.dumps({"image": str(path), "success": False,
@@ -143,7 +148,7 @@ def _document(engine, path: Path, data: bytes, args: argparse.Namespace, vocabul
     try:
         doc = ocr_document(engine, data, pages=args.pages, max_pages=args.max_pages if args.max_pages > 0 else sys.maxsize,
                            force_ocr=args.force_ocr, on_page=on_page, detect=not args.no_detect, cls=args.cls,
-                           **vocabulary)
+                           words=args.words, **vocabulary)
     finally:
         bar.close()
     if args.searchable is not None:

@@ -18,10 +18,12 @@ The engine is built once per worker process from the ``OCR_*`` environment (OCR_
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from ocrmypdf import hookimpl
 from ocrmypdf.hocrtransform import BoundingBox, OcrClass, OcrElement
 from ocrmypdf.pluginspec import OcrEngine, OrientationConfidence
@@ -32,6 +34,9 @@ from . import __version__
 TESSERACT_PLUGIN = "ocrmypdf.builtin_plugins.tesseract_ocr"
 # What the models read; OCRmyPDF checks -l against this (its default -l is eng).
 LANGUAGES = frozenset({"eng", "chi_sim", "chi_tra", "chi"})
+# Reported with a page orientation the engine found (``--rotate-pages``): above OCRmyPDF's default
+# ``--rotate-pages-threshold`` (14, on Tesseract's scale), so the engine's verdict is followed.
+ORIENTATION_CONFIDENCE = 99.0
 
 _engine: Any = None
 _engine_lock = threading.Lock()
@@ -47,26 +52,46 @@ def _get_engine():
         return _engine
 
 
+def text_angle(box) -> float:
+    """The direction a line's text runs, counter-clockwise degrees from the image's x axis (hOCR's
+    ``textangle``), from its box (4 corners, corner 0 the text's top-left, corner 1 its top-right,
+    as the engine gives them: ocrcore.types.Line), snapped to 0, 90, 180 or 270. A line less than
+    45 degrees off one of those (skew) gets the nearest; OCRmyPDF's renderer places skewed lines
+    by their axis-aligned box."""
+    (x0, y0), (x1, y1) = box[0], box[1]
+    angle = math.degrees(math.atan2(-(y1 - y0), x1 - x0))  # image y runs down
+    return float(round(angle / 90.0) * 90 % 360)
+
+
 def page_element(lines, width: int, height: int, dpi: float, page_number: int) -> OcrElement:
     """An OCRmyPDF page tree from engine lines (``ocrcore.types.Line``, boxes in the image's pixels):
     one ``ocr_line`` per line, its words (split at spaces; a Chinese run without spaces is one
-    word) spread over the line's box in proportion to their length."""
+    word) spread along the line's box in proportion to their length. A line of a page lying
+    sideways or upside down gets its ``textangle`` (:func:`text_angle`), so the layer runs the way
+    the text does."""
     children = []
     for line in lines:
-        xs = [p[0] for p in line.box]
-        ys = [p[1] for p in line.box]
-        left, top, right, bottom = float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys))
+        corners = np.asarray(line.box, dtype=np.float64)
+        left, top = corners.min(axis=0)
+        right, bottom = corners.max(axis=0)
+        angle = text_angle(line.box)
+        if angle == 0.0:  # upright: the axis-aligned box, whatever the detector's corner order
+            corners = np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
         words = line.text.split()
         total = sum(len(w) for w in words) + max(0, len(words) - 1)
-        x = left
         word_elements = []
+        start = 0
         for word in words:
-            w = (right - left) * len(word) / max(total, 1)
+            a, b = start / max(total, 1), min(1.0, (start + len(word)) / max(total, 1))
+            quad = np.array([corners[0] + (corners[1] - corners[0]) * a, corners[0] + (corners[1] - corners[0]) * b,
+                             corners[3] + (corners[2] - corners[3]) * b, corners[3] + (corners[2] - corners[3]) * a])
+            (wl, wt), (wr, wb) = quad.min(axis=0), quad.max(axis=0)
             word_elements.append(OcrElement(ocr_class=OcrClass.WORD, text=word, confidence=float(line.confidence),
-                                            bbox=BoundingBox(left=x, top=top, right=min(right, x + w), bottom=bottom)))
-            x += w + (right - left) / max(total, 1)
-        children.append(OcrElement(ocr_class=OcrClass.LINE, bbox=BoundingBox(left=left, top=top, right=right, bottom=bottom),
-                                   children=word_elements))
+                                            bbox=BoundingBox(left=float(wl), top=float(wt), right=float(wr), bottom=float(wb))))
+            start += len(word) + 1
+        children.append(OcrElement(ocr_class=OcrClass.LINE,
+                                   bbox=BoundingBox(left=float(left), top=float(top), right=float(right), bottom=float(bottom)),
+                                   textangle=angle or None, children=word_elements))
     return OcrElement(ocr_class=OcrClass.PAGE, bbox=BoundingBox(left=0, top=0, right=width, bottom=height),
                       dpi=float(dpi), page_number=page_number, children=children)
 
@@ -91,7 +116,12 @@ class PPOCREngine(OcrEngine):
 
     @staticmethod
     def get_orientation(input_file: Path, options) -> OrientationConfidence:
-        return OrientationConfidence(angle=0, confidence=0.0)  # page orientation: issue #11
+        """The page's orientation as the engine finds it (ocrcore.orientation: clockwise turn of
+        the text, 0/90/180/270, what OCRmyPDF's ``--rotate-pages`` undoes). The engine decides yes
+        or no, without a score comparable to Tesseract's: a page with text lines is reported
+        with :data:`ORIENTATION_CONFIDENCE`, one without with 0 (never turned)."""
+        result = _get_engine().ocr(Path(input_file).read_bytes(), orient=True)
+        return OrientationConfidence(angle=result.orientation, confidence=ORIENTATION_CONFIDENCE if result.lines else 0.0)
 
     @staticmethod
     def get_deskew(input_file: Path, options) -> float:

@@ -62,11 +62,7 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pdfium.PdfDoc
         try:
             pdf = pdfium.PdfDocument(bytes(data), password=password)
         except pdfium.PdfiumError as exc:
-            if exc.err_code == pdfium_c.FPDF_ERR_PASSWORD:
-                raise PDFEncryptedError("the PDF is encrypted; send it without a password (decrypted)") from None
-            if exc.err_code == pdfium_c.FPDF_ERR_SECURITY:
-                raise PDFEncryptedError("the PDF uses an unsupported security handler") from None
-            raise PDFInvalidError(f"not a readable PDF (malformed or truncated): {exc}") from None
+            raise _load_error(data, exc.err_code) from None
         try:  # before any page is loaded: filled form fields without appearance streams get drawn
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -81,6 +77,28 @@ def open_pdf(data: bytes, password: str | None = None) -> Iterator[pdfium.PdfDoc
     finally:
         with PDFIUM_LOCK:
             pdf.close()
+
+
+def _load_error(data: bytes, err_code: int) -> PDFEncryptedError | PDFInvalidError:
+    """Why PDFium could not open ``data``, checked with qpdf (pikepdf): PDFium does not reset its
+    last error on every failed load (a file with an empty page tree fails with the code of the
+    previous failure, "incorrect password" after an encrypted file), so its code alone is not
+    trusted."""
+    import pikepdf
+
+    pages: int | None = None
+    try:
+        with pikepdf.open(io.BytesIO(bytes(data))) as pdf:
+            pages = len(pdf.pages)
+    except pikepdf.PasswordError:
+        return PDFEncryptedError("the PDF is encrypted; send it without a password (decrypted)")
+    except Exception:
+        pages = None
+    if pages == 0:
+        return PDFInvalidError("the PDF has no pages")
+    if pages is None and b"/Encrypt" in data and err_code in (pdfium_c.FPDF_ERR_PASSWORD, pdfium_c.FPDF_ERR_SECURITY):
+        return PDFEncryptedError("the PDF is encrypted with a security handler that cannot be read; send it decrypted")
+    return PDFInvalidError("not a readable PDF (malformed or truncated)")
 
 
 @dataclass(frozen=True)

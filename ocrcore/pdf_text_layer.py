@@ -17,17 +17,20 @@ How the layer is made (after Tesseract's PDF renderer and OCRmyPDF's, re-impleme
   a selection covers the box) and its horizontal scaling stretching the text to the box width.
 
 The original content streams are not decoded or re-compressed: the page gets ``q`` before and
-``Q`` plus the layer after them, as new streams (pikepdf ``contents_add``). Images become pages
-through img2pdf, which embeds JPEG, JPEG 2000, PNG and CCITT data as they are.
+``Q`` plus the layer after them, as new streams (pikepdf ``contents_add``). The one exception is
+an earlier invisible OCR layer on a page OCRed again (:func:`strip_invisible_text`). Images
+become pages through img2pdf, which embeds JPEG, JPEG 2000, PNG and CCITT data as they are.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import unicodedata
 import zlib
 from collections.abc import Iterable
+from decimal import Decimal
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
@@ -248,6 +251,10 @@ def write_searchable_pdf(data: bytes, doc: DocumentResult) -> bytes:
             page = originals[p.page - 1]
             layer = layers.get(p.page, b"")
             if layer and font is not None:
+                try:
+                    strip_invisible_text(pdf, page)
+                except (pikepdf.PdfError, ValueError, TypeError):  # content qpdf cannot parse: left as it is
+                    pass
                 page.add_resource(font, Name.Font, font_name)
                 page.contents_add(b"q\n", prepend=True)
                 page.contents_add(b"\nQ\nq\n" + layer + b"Q\n")
@@ -259,6 +266,89 @@ def write_searchable_pdf(data: bytes, doc: DocumentResult) -> bytes:
         return out.getvalue()
     finally:
         pdf.close()
+
+
+_SHOW_TEXT = frozenset({"Tj", "TJ", "'", '"'})
+_INVISIBLE = re.compile(rb"(?:^|[\s\]\)>])3\s+Tr(?![A-Za-z])")
+
+
+def strip_invisible_text(pdf: pikepdf.Pdf, page: pikepdf.Page, depth: int = 2) -> bool:
+    """Remove an earlier OCR layer from a page about to get this one (a page OCRed again with
+    ``force_ocr``, or whose old layer has no Unicode map), as OCRmyPDF's ``--redo-ocr`` does:
+    every text object (``BT`` ... ``ET``) all of whose text is drawn in render mode 3
+    (invisible), in the page's content and in the form XObjects it draws (``depth`` levels;
+    OCRmyPDF puts its layer in one). Visible text, images and everything else stay; only a
+    stream that loses something is rewritten. True if anything was removed."""
+    removed = False
+    contents = page.obj.get("/Contents")
+    streams = [contents] if isinstance(contents, pikepdf.Stream) else list(contents or [])
+    if any(isinstance(x, pikepdf.Stream) and _INVISIBLE.search(x.read_bytes()) for x in streams):
+        kept = _without_invisible_text(pikepdf.parse_content_stream(page))
+        if kept is not None:
+            page.obj.Contents = _flate_stream(pdf, pikepdf.unparse_content_stream(kept))
+            removed = True
+    return _strip_forms(pdf, page.obj, depth) or removed
+
+
+def _strip_forms(pdf: pikepdf.Pdf, owner: pikepdf.Object, depth: int) -> bool:
+    resources = owner.get("/Resources")
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    if depth <= 0 or not isinstance(xobjects, pikepdf.Dictionary):
+        return False
+    removed = False
+    for _, form in xobjects.items():
+        if not (isinstance(form, pikepdf.Stream) and form.get("/Subtype") == "/Form"):
+            continue
+        if _INVISIBLE.search(form.read_bytes()):
+            kept = _without_invisible_text(pikepdf.parse_content_stream(form))
+            if kept is not None:
+                form.write(zlib.compress(pikepdf.unparse_content_stream(kept)), filter=Name.FlateDecode)
+                removed = True
+        removed = _strip_forms(pdf, form, depth - 1) or removed
+    return removed
+
+
+def _without_invisible_text(instructions: list) -> list | None:
+    """The instructions without the text objects whose every text-showing operator runs in render
+    mode 3 (the mode is graphics state: saved by ``q``, restored by ``Q``); None if there are none."""
+    out: list = []
+    block: list | None = None
+    shown = visible = False
+    mode, stack = 0, []
+    dropped = False
+    for ins in instructions:
+        op = str(ins.operator)
+        if op == "q":
+            stack.append(mode)
+        elif op == "Q" and stack:
+            mode = stack.pop()
+        elif op == "Tr" and len(ins.operands) == 1 and isinstance(ins.operands[0], (int, Decimal)):
+            mode = int(ins.operands[0])
+        if op == "BT" and block is None:
+            block, shown, visible = [ins], False, False
+            continue
+        if block is None:
+            out.append(ins)
+            continue
+        block.append(ins)
+        if op in _SHOW_TEXT:
+            shown = True
+            visible = visible or mode != 3
+        elif op == "ET":
+            if shown and not visible:
+                dropped = True
+            else:
+                out.extend(block)
+            block = None
+    if block is not None:  # a text object left open: kept as it was
+        out.extend(block)
+    return out if dropped else None
+
+
+def _flate_stream(pdf: pikepdf.Pdf, data: bytes) -> pikepdf.Stream:
+    stream = pikepdf.Stream(pdf, zlib.compress(data))
+    stream.Filter = Name.FlateDecode
+    return stream
 
 
 def _page_layer(page: PageResult, geometry: pdf_read.PageGeometry, codes: CharCodes, font: str) -> bytes:

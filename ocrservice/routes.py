@@ -78,7 +78,7 @@ async def api_ocr(
     if want_pdf or await run_in_threadpool(documents.is_document, image.data):
         return await _api_document(request, image, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
                                    want_pdf=want_pdf, previews=previews, use_cache=use_cache, vocabulary=vocabulary,
-                                   orient=orient)
+                                   orient=orient, words=words)
     result, cached = await service.ocr(image.data, detect=detect, cls=cls, use_cache=use_cache, vocabulary=vocabulary,
                                        words=words, orient=orient)
     metrics.lines.inc(len(result.lines))
@@ -101,7 +101,8 @@ async def api_ocr(
 
 async def _api_document(request: Request, image: ImageInput, *, detect: bool, cls: bool | None, pages: str | None,
                         force_ocr: bool, want_pdf: bool, previews: bool, use_cache: bool,
-                        vocabulary: dict[str, str | None], orient: bool | None) -> DocumentResponse | Response:
+                        vocabulary: dict[str, str | None], orient: bool | None,
+                        words: bool = False) -> DocumentResponse | Response:
     """A PDF or multi-page TIFF (or any image with ``output=pdf``): JSON with ``pages``, or the searchable PDF."""
     from ocrcore.document import searchable_pdf
 
@@ -109,7 +110,7 @@ async def _api_document(request: Request, image: ImageInput, *, detect: bool, cl
     info = request.scope["state"]["log"]
     entry, cached = await state.service.document(image.data, detect=detect, cls=cls, pages=pages, force_ocr=force_ocr,
                                                  previews=previews and not want_pdf, use_cache=use_cache,
-                                                 vocabulary=vocabulary, orient=orient)
+                                                 vocabulary=vocabulary, orient=orient, words=words)
     doc = entry.result
     state.metrics.lines.inc(entry.line_count)
     info.update(kind=doc.kind, pages=len(doc.pages), page_count=doc.page_count, lines=entry.line_count, cached=cached)

@@ -149,7 +149,7 @@ class OCRService:
     async def document(self, data: bytes, *, detect: bool, cls: bool | None, pages: str | None, force_ocr: bool,
                        previews: bool = False, use_cache: bool = True,
                        vocabulary: dict[str, str | None] | None = None,
-                       orient: bool | None = None) -> tuple[DocumentEntry, bool]:
+                       orient: bool | None = None, words: bool = False) -> tuple[DocumentEntry, bool]:
         """OCR a PDF or multi-page TIFF (or an image, as a one-page document) in one worker thread,
         page by page; returns (entry, served_from_cache). Raises DocumentError / OCRError / ApiError.
 
@@ -159,7 +159,7 @@ class OCRService:
         constraint = engine.vocabulary.override(**(vocabulary or {}))
         use_orient = engine.config.orient if orient is None else bool(orient)
         base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr), constraint,
-                use_orient)
+                use_orient, bool(words))
         if use_cache and not previews:
             hit = self.cache.get((*base, True))
             if hit is not None:
@@ -169,7 +169,7 @@ class OCRService:
 
         def job() -> DocumentEntry:
             return run_document(engine, data, pages=pages, max_pages=max_pages, force_ocr=force_ocr,
-                                previews=previews, detect=detect, cls=use_cls, orient=use_orient,
+                                previews=previews, detect=detect, cls=use_cls, orient=use_orient, words=words,
                                 **constraint.as_kwargs())
 
         return await self._run((*base, bool(previews)), job, use_cache)

@@ -162,6 +162,19 @@ def test_pages_parameter_picks_pages(server, scan3):
     assert_document(body, [2, 3], 3)
 
 
+def test_words_reach_the_pages(server, scan3):
+    """``words=true`` gives a document's lines their words too, as for an image (and is its own
+    cache entry: the same file without words has none)."""
+    data = scan3[0]
+    body = post(server, data, params={"pages": "1", "words": "true"}).json()
+    lines = body["pages"][0]["text"]
+    assert lines and all(line["words"] for line in lines)
+    for line in lines:
+        assert "".join(w["text"] for w in line["words"]) == "".join(line["text"].split())
+    plain = post(server, data, params={"pages": "1"}).json()
+    assert all(not line.get("words") for line in plain["pages"][0]["text"])
+
+
 def test_multipage_tiff_is_a_document_and_single_tiff_an_image(server):
     images, truths = scanned_pages([111, 112], size=(800, 520), n_lines=3)
     r = post(server, pillow_tiff(images), filename="scan.tif")

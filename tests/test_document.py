@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import img2pdf
 import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
@@ -257,6 +258,19 @@ def test_bad_documents_are_refused_before_any_page(engine: OCREngine, make, erro
     assert done == []
 
 
+def test_verdict_does_not_depend_on_the_file_before(engine: OCREngine) -> None:
+    """PDFium keeps the last load error when a file with an empty page tree fails: after an
+    encrypted file, a zero-page file must still be pdf_invalid ("no pages"), not pdf_encrypted."""
+    order = [(pdfs.encrypted_pdf, PDFEncryptedError), (pdfs.zero_page_pdf, PDFInvalidError),
+             (pdfs.encrypted_pdf, PDFEncryptedError), (pdfs.truncated_pdf, PDFInvalidError),
+             (pdfs.zero_page_pdf, PDFInvalidError), (pdfs.encrypted_pdf, PDFEncryptedError)]
+    for make, error in order:
+        with pytest.raises(error) as err:
+            ocr_document(engine, make())
+        if make is pdfs.zero_page_pdf:
+            assert "no pages" in str(err.value)
+
+
 def test_bad_page_late_in_a_file_is_refused_before_the_first_page(engine: OCREngine) -> None:
     data = pdfs.merge(pdfs.scanned_pdf([EN]), pdfs.image_bomb_pdf())
     done: list[int] = []
@@ -330,6 +344,58 @@ def test_searchable_pdf_changes_nothing_visible(mixed_pdf: bytes, mixed_out: byt
         raw_src = sorted(img.read_raw_bytes() for _, img in p_src.get_images().items())
         raw_out = sorted(img.read_raw_bytes() for _, img in p_out.get_images().items())
         assert raw_src == raw_out
+
+
+def test_forced_ocr_replaces_an_earlier_invisible_layer(engine: OCREngine) -> None:
+    """A scan OCRed before by a tool that read its Chinese as garbage (an invisible layer inline,
+    and one in a form XObject as OCRmyPDF writes it) and a visible stamp: with force_ocr the
+    searchable PDF has the new text once and no garbage; the stamp stays; nothing visible changes."""
+    from ocrcore.document import DocumentResult, PageResult
+    from ocrcore.types import Line, OCRResult
+
+    scan = pdfs.stamped_scan_pdf(ZH, "Page 7")
+    width, height = 1654, 2339  # A4 at 200 dpi, as the scan renders
+    garbage = (Line("JER Th SARA 2a R885", 0.5, ((240, 330), (900, 330), (900, 400), (240, 400))),)
+    old = searchable_pdf(scan, DocumentResult(
+        (PageResult(1, width, height, 200.0, "ocr", 0, OCRResult(garbage, width, height)),), 1, "pdf"))
+    with pikepdf.open(io.BytesIO(old)) as pdf:  # a second old layer, in a form XObject
+        form = pdf.make_stream(b"BT 3 Tr /F1 20 Tf 72 600 Td (MEMS AAR LE) Tj ET",
+                               Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form, BBox=[0, 0, 595, 842],
+                               Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=pikepdf.Dictionary(
+                                   Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))))
+        page = pdf.pages[0]
+        page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name("/OCRLayer"))
+        page.contents_add(b"q /OCRLayer Do Q")
+        buf = io.BytesIO()
+        pdf.save(buf)
+    old = buf.getvalue()
+    assert "JERTh" in squash(pdftotext(old, 1)) and "MEMSAAR" in squash(pdftotext(old, 1))
+    doc = ocr_document(engine, old)
+    assert doc.pages[0].source == "text_layer"  # its old layer is taken as it is, unless forced
+    doc = ocr_document(engine, old, force_ocr=True)
+    out = searchable_pdf(old, doc)
+    got = squash(pdftotext(out, 1))
+    assert "JERTh" not in got and "MEMSAAR" not in got
+    assert all(got.count(squash(t)) == 1 for t in ZH), got  # the new layer, once
+    assert "Page" in got  # the stamp is visible text: kept (and read by OCR too)
+    assert all(int(np.abs(a.astype(int) - b.astype(int)).max()) == 0 for a, b in zip(render_all(old), render_all(out)))
+
+
+def test_only_wholly_invisible_text_objects_are_removed() -> None:
+    from ocrcore.pdf_text_layer import strip_invisible_text
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    page = pdf.pages[0]
+    page.obj.Contents = pdf.make_stream(
+        b"BT /F1 9 Tf 3 Tr (old) Tj ET "  # an old OCR layer: removed
+        b"q BT 0 Tr (seen) Tj 3 Tr (mixed) Tj ET Q "  # visible text in the same object: kept whole
+        b"BT (after) Tj ET "  # 3 Tr still in force (set outside q): removed
+        b"q 7 Tr BT (clip) Tj ET Q")  # clipping text: kept
+    assert strip_invisible_text(pdf, page)
+    left = [str(i.operands[0]) for i in pikepdf.parse_content_stream(page) if str(i.operator) == "Tj"]
+    assert left == ["seen", "mixed", "clip"]
+    assert not strip_invisible_text(pdf, page)  # nothing left to remove
 
 
 def test_searchable_pdf_of_selected_pages(engine: OCREngine, mixed_pdf: bytes) -> None:
@@ -427,12 +493,13 @@ def test_cli_pdf(tmp_path: Path, mixed_pdf: bytes) -> None:
     out = proc.stdout.splitlines()
     assert out[0] == "--- page 1 ---" and out[1:4] == EN and out[4] == "--- page 3 ---" and out[5:] == MIXED
     target = tmp_path / "out.pdf"
-    proc = run(str(src), "--json", "--pages", "2-3", "--force-ocr", "--searchable", str(target))
+    proc = run(str(src), "--json", "--words", "--pages", "2-3", "--force-ocr", "--searchable", str(target))
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout)
     assert row["success"] and row["kind"] == "pdf" and row["page_count"] == 4
     assert [p["page"] for p in row["pages"]] == [2, 3] and [p["source"] for p in row["pages"]] == ["ocr", "ocr"]
     assert [t["page"] for t in row["text"]] == [2] * 3 + [3] * 4
+    assert all(t["words"] and "".join(w["text"] for w in t["words"]) == squash(t["text"]) for t in row["text"])
     assert squash(ZH[2]) in squash(pdftotext(target.read_bytes(), 1))
 
 
@@ -451,32 +518,71 @@ def test_cli_image_to_searchable_pdf_and_errors(tmp_path: Path) -> None:
     assert rows[0]["error"]["code"] == "pdf_encrypted" and rows[1]["success"] and "locked.pdf" in proc.stderr
     proc = run(str(photo), str(locked), "--searchable", str(target))
     assert proc.returncode == 2 and "exactly one" in proc.stderr
+    proc = run(str(photo), "--searchable", str(tmp_path / "missing" / "out.pdf"))  # refused before any OCR
+    assert proc.returncode == 2 and "missing" in proc.stderr and not proc.stdout
 
 
 # ------------------------------------------------------------------------------------------ OCRmyPDF
 
 
-def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> None:
-    """OCRmyPDF 17 runs this engine through ocrcore.ocrmypdf_plugin; a ``tesseract`` on PATH that
-    only records being called shows Tesseract is never run (nor version-checked)."""
+def ocrmypdf(tmp_path: Path, data: bytes, *args: str) -> bytes:
+    """OCRmyPDF with this engine's plugin on ``data``; a ``tesseract`` on PATH that only records
+    being called shows Tesseract is never run (nor version-checked)."""
     pytest.importorskip("ocrmypdf")
     fake = tmp_path / "bin"
-    fake.mkdir()
+    fake.mkdir(exist_ok=True)
     marker = tmp_path / "tesseract-was-called"
     (fake / "tesseract").write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
     (fake / "tesseract").chmod(0o755)
     src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
-    src.write_bytes(mixed_pdf)
+    src.write_bytes(data)
     env = {**ENV, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-m", "ocrmypdf", "--plugin", "ocrcore.ocrmypdf_plugin", "--output-type", "pdf",
-                           "--skip-text", "--optimize", "0", "--jobs", "1", "-l", "eng+chi_sim", str(src), str(out)],
+                           "--optimize", "0", "--jobs", "1", "-l", "eng+chi_sim", *args, str(src), str(out)],
                           capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not marker.exists()
-    data = out.read_bytes()
-    assert [squash(x) for x in pdftotext(data, 1).splitlines() if x.strip()] == [squash(t) for t in EN]
-    assert [squash(x) for x in pdftotext(data, 2).splitlines() if x.strip()] == [squash(t) for t in ZH]
+    return out.read_bytes()
+
+
+def layer_lines(data: bytes, page: int) -> list[str]:
+    return [squash(x) for x in pdftotext(data, page).splitlines() if x.strip()]
+
+
+def test_ocrmypdf_plugin_without_tesseract(tmp_path: Path, mixed_pdf: bytes) -> None:
+    """OCRmyPDF 17 runs this engine through ocrcore.ocrmypdf_plugin, never Tesseract."""
+    data = ocrmypdf(tmp_path, mixed_pdf, "--skip-text")
+    assert layer_lines(data, 1) == [squash(t) for t in EN]
+    assert layer_lines(data, 2) == [squash(t) for t in ZH]
     assert pdftotext(data, 3).count(EN[0]) == 1  # the born-digital page skipped (--skip-text)
+    assert layer_lines(data, 4) == [squash(t) for t in EN]  # /Rotate 90
+
+
+def test_ocrmypdf_plugin_on_pages_scanned_sideways(tmp_path: Path, engine: OCREngine) -> None:
+    """A page scanned sideways (no /Rotate): its lines run down the page and the layer with them
+    (OCRmyPDF's renderer drops lines whose box does not fit horizontal text); with
+    ``--rotate-pages`` the engine's orientation turns the page upright (/Rotate)."""
+    sideways = np.ascontiguousarray(np.rot90(pdfs.text_image(ZH + EN), k=-1))  # turned 90 degrees clockwise
+    layout = img2pdf.get_fixed_dpi_layout_fun((150, 150))
+    data = bytes(img2pdf.convert([pdfs.jpeg(sideways)], layout_fun=layout))
+    want = [squash(t) for t in ZH + EN]
+    out = ocrmypdf(tmp_path, data)
+    assert layer_lines(out, 1) == want
+    page = ocr_document(engine, out).pages[0]  # the layer's lines lie on the text (OCR of the page)
+    ocred = ocr_document(engine, data, force_ocr=True).pages[0]
+    assert page.source == "text_layer" and ocred.result.orientation == 90
+    for line in ocred.result.lines:
+        xs, ys = [p[0] for p in line.box], [p[1] for p in line.box]
+        hits = [x for x in page.result.lines
+                if min(xs) - 15 <= x.box[0][0] and x.box[2][0] <= max(xs) + 15
+                and min(ys) - 15 <= x.box[0][1] and x.box[2][1] <= max(ys) + 15]
+        assert squash("".join(x.text for x in hits)) == squash(line.text), line
+    upside = np.ascontiguousarray(pdfs.text_image(EN)[::-1, ::-1])
+    data = bytes(img2pdf.convert([pdfs.jpeg(upside)], layout_fun=layout))
+    out = ocrmypdf(tmp_path, data, "--rotate-pages")
+    with pikepdf.open(io.BytesIO(out)) as pdf:
+        assert int(pdf.pages[0].obj.get("/Rotate", 0)) % 360 == 180
+    assert layer_lines(out, 1) == [squash(t) for t in EN]
 
 
 def test_text_layer_geometry_on_every_rotation(engine: OCREngine) -> None:

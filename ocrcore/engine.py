@@ -6,6 +6,7 @@ threads can share it; ONNX Runtime sessions are thread-safe for ``run``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 
@@ -23,7 +24,7 @@ from .models import profile_files
 from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
 from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, is_clean_page, suppress_colour
-from .recognize import LineReading, Recognizer, load_charset
+from .recognize import PROFILE_SQUEEZE, LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .spacing import restore_spaces
 from .types import Block, Line, OCRResult, Word
@@ -50,7 +51,10 @@ class OCREngine:
         self.precision_choice: Choice = files.choice
         wide = make_session(files.det, self.cores.size, config.spin) if self.cores.size > 1 else None
         self.detector = Detector(make_session(files.det, 1, config.spin), config.det, wide_session=wide, cores=self.cores)
-        self.recognizer = Recognizer(make_session(files.rec, 1, config.spin), load_charset(files.charset), config.rec,
+        rec_params = config.rec
+        if rec_params.squeeze is None:
+            rec_params = dataclasses.replace(rec_params, squeeze=PROFILE_SQUEEZE.get(config.profile))
+        self.recognizer = Recognizer(make_session(files.rec, 1, config.spin), load_charset(files.charset), rec_params,
                                      cores=self.cores)
         self.classifier = OrientationClassifier(make_session(files.cls, 1, config.spin))
         self.vocabulary = self._default_vocabulary()

@@ -253,13 +253,16 @@ def det_tensor(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def line_tensor_batch(crops: list[np.ndarray], height: int, width: int) -> np.ndarray:
-    """Resize each line crop to ``height`` keeping its aspect ratio (capped at ``width``),
-    normalise to [-1, 1] and left-align into a zero-padded (N, 3, height, width) batch."""
+def line_tensor_batch(crops: list[np.ndarray], height: int, width: int,
+                      widths: list[int] | None = None) -> np.ndarray:
+    """Resize each line crop to ``height`` keeping its aspect ratio (or to ``widths[i]`` pixels
+    wide when given), capped at ``width``, normalise to [-1, 1] and left-align into a
+    zero-padded (N, 3, height, width) float32 batch."""
     out = np.zeros((len(crops), 3, height, width), dtype=np.float32)
     for i, crop in enumerate(crops):
         h, w = crop.shape[:2]
-        rw = min(width, max(1, int(np.ceil(height * w / max(h, 1)))))
+        natural = int(np.ceil(height * w / max(h, 1))) if widths is None else widths[i]
+        rw = min(width, max(1, natural))
         resized = cv2.resize(crop, (rw, height), interpolation=cv2.INTER_LINEAR)
         normalize_to_chw(resized, REC_MEAN, REC_INV_STD, out[i])
     return out

@@ -57,6 +57,22 @@ class RecParams:
     # (logits and probabilities): at the former 8 x 1600 px a batch of wide lines peaked at
     # 240 MB, now at 72 MB, at no measured cost (batching saves little, see batch_size).
     max_batch_pixels: int = 4 * 48 * 960
+    # Lines wider than ``squeeze_from`` pixels at ``height`` are narrowed to ``squeeze`` of their
+    # width (never below ``squeeze_from``); None = the profile's value (:data:`PROFILE_SQUEEZE`).
+    squeeze_from: int = 320
+    squeeze: float | None = None
+
+
+# At 48 px a Latin character spans ~3 CTC time steps and a CJK one ~6, more than CTC needs, and
+# PP-OCR trains on long lines squeezed into its 320 px input. Measured 2026-12-01 on every eval set
+# (scripts/accuracy.py, auto precision, same run): small with long lines at 0.75 is equal or
+# better on every full-page set (zh_real_dev 0.9946/0.9826 -> 0.9961/0.9842, Tesseract pages
+# 0.9970 -> 0.9973, receipts 0.9850/0.9124 -> 0.9854/0.9125, IC15 scenes 0.8571/0.5179 ->
+# 0.8577/0.5187) and on the line sets (one garbage reading of an unreadable 15x126 IC15 word
+# changed), for ~25 % less recognition work on long lines. Narrowing every line by 0.85 cost
+# IC15 words 0.8 points. Tiny's smaller recogniser lost 0.4 points of IC15 scene F1 at 0.75:
+# it keeps every width (docs/accuracy.md).
+PROFILE_SQUEEZE = {"small": 0.75, "tiny": 1.0}
 
 
 class Recognizer:
@@ -76,13 +92,13 @@ class Recognizer:
         if not set(GREEDY_OUTPUTS) <= {o.name for o in session.get_outputs()}:
             raise ValueError(f"the recogniser lacks the outputs {GREEDY_OUTPUTS}: rebuild the models (make setup)")
 
-    def _batches(self, ratios: list[float]) -> list[list[int]]:
+    def _batches(self, widths: list[int]) -> list[list[int]]:
         p = self.params
-        order = sorted(range(len(ratios)), key=lambda i: ratios[i])
+        order = sorted(range(len(widths)), key=lambda i: widths[i])
         batches: list[list[int]] = []
         cur: list[int] = []
-        for i in order:  # ascending ratio: the line being added is the batch's widest
-            width = self._width(ratios[i])
+        for i in order:  # ascending width: the line being added is the batch's widest
+            width = self._padded(widths[i])
             if cur and (len(cur) >= p.batch_size or (len(cur) + 1) * p.height * width > p.max_batch_pixels):
                 batches.append(cur)
                 cur = []
@@ -91,25 +107,37 @@ class Recognizer:
             batches.append(cur)
         return batches
 
-    def _width(self, ratio: float) -> int:
+    def line_widths(self, crops: list[np.ndarray]) -> list[int]:
+        """Each crop's width in pixels once resized to the network's height (and narrowed when
+        long, see :class:`RecParams`)."""
         p = self.params
-        return max(p.min_width, int(math.ceil(p.height * ratio / 8.0)) * 8)
+        out = []
+        for c in crops:
+            natural = p.height * c.shape[1] / max(c.shape[0], 1)
+            if p.squeeze is not None and natural > p.squeeze_from:
+                natural = max(p.squeeze_from, natural * p.squeeze)
+            out.append(max(1, int(math.ceil(natural))))
+        return out
+
+    def _padded(self, width: int) -> int:
+        """Input width for a batch whose widest line is ``width`` px: a multiple of 8, >= min_width."""
+        return max(self.params.min_width, int(math.ceil(width / 8.0)) * 8)
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Line images (BGR uint8) -> [(text, confidence)] in the same order."""
         if not crops:
             return []
-        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        widths = self.line_widths(crops)
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
 
         def run(idx: list[int]) -> list[tuple[str, float]]:
-            width = self._width(max(ratios[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width)
+            width = self._padded(max(widths[i] for i in idx))
+            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
             return [("".join(self.charset[labels]).strip(), float(label_probs.mean()) if len(labels) else 0.0)
                     for labels, label_probs in greedy_collapse(best, best_p)]
 
-        self._run_batches(ratios, run, results)
+        self._run_batches(widths, run, results)
         return results
 
     def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder,
@@ -120,20 +148,20 @@ class Recognizer:
         :class:`LineReading` (what :meth:`recognize_detailed` gives), for lines no constraint shaped."""
         if not crops:
             return []
-        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        widths = self.line_widths(crops)
         results: list[Decoded] = [Decoded("", 0.0)] * len(crops)
         probs_name = self.session.get_outputs()[0].name
 
         def run(idx: list[int]) -> list[Decoded]:
-            width = self._width(max(ratios[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width)
+            width = self._padded(max(widths[i] for i in idx))
+            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
             probs, best, best_p = self.session.run([probs_name, *GREEDY_OUTPUTS], {self._input: batch})
             if readings is not None:
-                for i, reading in zip(idx, self._readings(crops, idx, width, best, best_p)):
+                for i, reading in zip(idx, self._readings(crops, idx, widths, width, best, best_p)):
                     readings[i] = reading
             return [decoder.decode(probs[b], greedy) for b, greedy in enumerate(greedy_collapse(best, best_p))]
 
-        self._run_batches(ratios, run, results)
+        self._run_batches(widths, run, results)
         return results
 
     def recognize_detailed(self, crops: list[np.ndarray]) -> list[LineReading]:
@@ -141,40 +169,39 @@ class Recognizer:
         confidence of :meth:`recognize` plus each character's CTC time steps."""
         if not crops:
             return []
-        ratios = [c.shape[1] / max(c.shape[0], 1) for c in crops]
+        widths = self.line_widths(crops)
         results: list[LineReading | None] = [None] * len(crops)
-        h_in = self.params.height
 
         def run(idx: list[int]) -> list[LineReading]:
-            width = self._width(max(ratios[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], h_in, width)
+            width = self._padded(max(widths[i] for i in idx))
+            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
-            return self._readings(crops, idx, width, best, best_p)
+            return self._readings(crops, idx, widths, width, best, best_p)
 
-        self._run_batches(ratios, run, results)
+        self._run_batches(widths, run, results)
         return [r for r in results if r is not None]
 
-    def _run_batches(self, ratios: list[float], run: Callable[[list[int]], list[Any]], results: list[Any]) -> None:
+    def _run_batches(self, widths: list[int], run: Callable[[list[int]], list[Any]], results: list[Any]) -> None:
         """Run ``run`` on each batch of line indices (:meth:`_batches`) and put its outputs into
         ``results`` at those indices. Batches are independent: idle cores take some
         (ocrcore.cores); widest first, so the longest single piece of work starts earliest and
         no core idles at the end."""
-        batches = self._batches(ratios)
+        batches = self._batches(widths)
         batches.reverse()
         outputs = self.cores.map(run, batches) if self.cores is not None else [run(b) for b in batches]
         for idx, out in zip(batches, outputs):
             for i, r in zip(idx, out):
                 results[i] = r
 
-    def _readings(self, crops: list[np.ndarray], idx: list[int], width: int, best: np.ndarray,
-                  best_p: np.ndarray) -> list[LineReading]:
-        """The :class:`LineReading` of each line ``idx`` of one batch padded to ``width`` pixels, from
-        its (B, T) best-path class ids and probabilities; ``step_px`` is one time step in crop pixels."""
-        h_in = self.params.height
+    def _readings(self, crops: list[np.ndarray], idx: list[int], widths: list[int], width: int,
+                  best: np.ndarray, best_p: np.ndarray) -> list[LineReading]:
+        """The :class:`LineReading` of each line ``idx`` of one batch padded to ``width`` pixels
+        (``widths``: every line's resized width), from its (B, T) best-path class ids and
+        probabilities; ``step_px`` is one time step in crop pixels."""
         out = []
         for i, (labels, label_probs, runs) in zip(idx, greedy_runs(best, best_p)):
-            h, w = crops[i].shape[:2]
-            rw = min(width, max(1, int(np.ceil(h_in * w / max(h, 1)))))
+            w = crops[i].shape[1]
+            rw = min(width, widths[i])
             out.append(LineReading("".join(self.charset[labels]).strip(),
                                    float(label_probs.mean()) if len(labels) else 0.0,
                                    labels, label_probs, runs, 8.0 * w / rw))

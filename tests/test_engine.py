@@ -190,3 +190,28 @@ def test_chinese_alpha_png(tiny: OCREngine) -> None:
         pytest.skip("shared/eval not present")
     lines = tiny.ocr(files[0].read_bytes()).lines
     assert lines and any(unicodedata.category(c).startswith("Lo") for ln in lines for c in ln.text)
+
+
+def test_long_lines_are_narrowed_for_the_small_recogniser_only(small: OCREngine, tiny: OCREngine) -> None:
+    """RecParams.squeeze: lines wider than squeeze_from (at the network's 48 px) are narrowed to
+    0.75 of their width, never below squeeze_from, on the small profile; short lines and the tiny
+    profile keep their width."""
+    short, mid, long = (np.zeros((32, w, 3), np.uint8) for w in (160, 240, 800))  # 240, 360, 1200 px at 48
+    assert small.recognizer.line_widths([short, mid, long]) == [240, 320, 900]
+    assert tiny.recognizer.line_widths([short, mid, long]) == [240, 360, 1200]
+
+
+@pytest.mark.parametrize("text", ["Payment received with thanks, invoice 2024-0117 closed on 3 May",
+                                  "本公司承诺所有商品均为正品，假一赔十，欢迎广大顾客监督"])
+def test_narrowed_long_line_reads_as_the_full_width_one(small: OCREngine, text: str) -> None:
+    from ocrcore.recognize import RecParams
+    from ocrcore.synth_docs import CJK_FONT, FONT_DIR
+
+    if not (FONT_DIR / CJK_FONT).exists():
+        pytest.skip("fonts-wqy-microhei is not installed (make browser installs it)")
+    line = render_line(text, height=40, font_path=str(FONT_DIR / CJK_FONT))
+    assert small.recognizer.line_widths([line])[0] < 48 * line.shape[1] / line.shape[0] * 0.8
+    full = OCREngine(profile="small", threads=1, rec=RecParams(squeeze=1.0))
+    narrowed, = small.recognize_lines([line])
+    unchanged, = full.recognize_lines([line])
+    assert narrowed[0].replace(" ", "") == unchanged[0].replace(" ", "") == text.replace(" ", "")

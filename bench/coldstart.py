@@ -54,9 +54,9 @@ def _child(argv: list[str]) -> int:
 
     kind = parse_spec(args.engine).kind
     if kind != "tesseract":  # a CLI: keep this spawner small (see the module docstring)
-        import cv2
+        from ocrcore.runtime import configure_process
 
-        cv2.setNumThreads(args.threads)
+        configure_process()  # the service's process settings (OpenCV's pool off), as ours applies on load
     if kind == "ours":
         import ocrcore  # noqa: F401
     elif kind == "rapidocr":

@@ -3,22 +3,14 @@ each decoded once to BGR, with its labels (same format as the eval sets' labels.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def eval_dir() -> Path | None:
-    """``$OCR_EVAL_DIR``, else ``../shared/eval`` next to the repository, if it exists (the rule
-    of loadtest/samples.py). The sets' labels are third-party: read in place, never copied."""
-    for cand in (os.environ.get("OCR_EVAL_DIR"), REPO.parent / "shared" / "eval"):
-        if cand and Path(cand).is_dir():
-            return Path(cand)
-    return None
+# $OCR_EVAL_DIR, else ../shared/eval beside the repository: one rule for the bench and the load
+# test. The sets' labels are third-party: read in place, never copied.
+from loadtest.samples import eval_dir
 
 
 @dataclass

@@ -21,6 +21,8 @@ from ocrcore.evaluate import char_accuracy, lines_in_order, normalize_text
 from ocrcore.host import cpu_info
 from ocrcore.synth_pages import mixed_page, rotated_page, rotated_pages
 
+from .report import table
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -42,22 +44,17 @@ def main() -> int:
             if orient and not ok:
                 print(f"  miss: orientation {page.orientation} skew {page.skew} found {r.orientation}/{r.skew} "
                       f"{page.lines} -> {[ln.text for ln in r.lines]}")
-    print("| orientation | pages | in order, before | after | char acc before | after | orientation found |")
-    print("|---|---|---|---|---|---|---|")
-    for o in (0, 90, 180, 270):
-        b, a = score[(False, o)], score[(True, o)]
-        if not a:
-            continue
-        print(f"| {o} | {len(a)} | {sum(x[0] for x in b)}/{len(b)} | {sum(x[0] for x in a)}/{len(a)} "
-              f"| {statistics.mean(x[1] for x in b):.3f} | {statistics.mean(x[1] for x in a):.3f} "
-              f"| {sum(x[2] for x in a)}/{len(a)} |")
+    rows = [[o, len(a), f"{sum(x[0] for x in b)}/{len(b)}", f"{sum(x[0] for x in a)}/{len(a)}",
+             f"{statistics.mean(x[1] for x in b):.3f}", f"{statistics.mean(x[1] for x in a):.3f}", f"{sum(x[2] for x in a)}/{len(a)}"]
+            for o in (0, 90, 180, 270) for b, a in [(score[(False, o)], score[(True, o)])] if a]
+    print("\n".join(table(["orientation", "pages", "in order, before", "after", "char acc before", "after",
+                           "orientation found"], rows)))
     # pages with one upside-down line: nothing, the unsure-line check (orient), the classifier on every line (cls)
     modes = {"neither": {"orient": False, "cls": False}, "orient (unsure lines)": {"orient": True, "cls": False},
              "orient, classifier-gated": {"orient": True, "cls": False, "gate": "classifier"},
              "cls on every line": {"orient": False, "cls": True}}
     mixed = [mixed_page(2000 + i) for i in range(args.mixed)]
-    print("| one line upside down | pages in order | char acc | median s/image | median step ms |")
-    print("|---|---|---|---|---|")
+    rows = []
     for name, kw in modes.items() if mixed else ():
         oks, accs, secs, steps = [], [], [], []
         orientation.GATE = kw.pop("gate", "recogniser")  # type: ignore[assignment]
@@ -68,8 +65,9 @@ def main() -> int:
             steps.append(r.timings.get("orient", 0.0) + r.timings.get("cls", 0.0))
             oks.append(lines_in_order([ln.text for ln in r.lines], page.lines))
             accs.append(char_accuracy(normalize_text("".join(ln.text for ln in r.lines)), normalize_text("".join(page.lines))))
-        print(f"| {name} | {sum(oks)}/{len(oks)} | {statistics.mean(accs):.3f} | {statistics.median(secs):.3f} "
-              f"| {statistics.median(steps) * 1000:.1f} |")
+        rows.append([name, f"{sum(oks)}/{len(oks)}", f"{statistics.mean(accs):.3f}", f"{statistics.median(secs):.3f}",
+                     f"{statistics.median(steps) * 1000:.1f}"])
+    print("\n".join(table(["one line upside down", "pages in order", "char acc", "median s/image", "median step ms"], rows)))
     orientation.GATE = "recogniser"
     # cost on upright pages, no skew: alternate off/on so drift hits both alike
     pages = [rotated_page(1000 + i, orientation=0, skew=0.0) for i in range(args.upright)]

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from .report import table
+
 
 def _rss_mb() -> float:
     import psutil
@@ -89,11 +91,10 @@ def main() -> int:
             return 1
         rows.append(json.loads(proc.stdout.splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    print("| threads | s/page (PDF) | s/image | ratio | render share | dpi | searchable PDF s | RSS loaded / page 10 / end / peak MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['threads']} | {r['page_s']} | {r['image_s']} | {r['ratio']} | {r['render_share']} | {r['dpi']} | {r['searchable_pdf_s']} "
-              f"| {r['rss_loaded_mb']} / {r['rss_page10_mb']} / {r['rss_end_mb']} / {r['peak_mb']} |")
+    print("\n".join(table(
+        ["threads", "s/page (PDF)", "s/image", "ratio", "render share", "dpi", "searchable PDF s", "RSS loaded / page 10 / end / peak MB"],
+        [[r["threads"], r["page_s"], r["image_s"], r["ratio"], r["render_share"], r["dpi"], r["searchable_pdf_s"],
+          f"{r['rss_loaded_mb']} / {r['rss_page10_mb']} / {r['rss_end_mb']} / {r['peak_mb']}"] for r in rows])))
     return 0
 
 

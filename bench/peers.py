@@ -86,11 +86,10 @@ def _tp_worker(spec: str, paths: list[str], counter, total: int, ready, go, done
     os.environ.update(OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     pid = os.getpid()
     try:
-        import cv2
-
         from ocrcore.decode import decode_image
+        from ocrcore.runtime import configure_process
 
-        cv2.setNumThreads(1)
+        configure_process()  # the service's process settings (OpenCV's pool off) for every engine
         images = [decode_image(Path(p).read_bytes()) for p in paths]
         engine = eng.load(spec, 1)
         engine.run(images[0])  # RapidOCR loads its models on the first call
@@ -475,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         print(markdown(json.loads(args.report_only.read_text(encoding="utf-8"))))
         return 0
-    import cv2
+    from ocrcore.runtime import configure_process
 
     t_begin = time.time()
     specs: list[str] = args.specs
@@ -491,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         report["cold"] = cold_phase(specs, args.threads, images, args.cold_repeats, args.cold_fresh)
     if args.passes > 0:
         report["throughput"] = throughput_phase(specs, images, args.workers, args.passes)
-    cv2.setNumThreads(args.threads)
+    configure_process()  # OpenCV's pool as the service runs it, for every engine (loading ours would set it anyway)
     engines = [eng.load(s, args.threads) for s in specs]
     report["engine_info"] = {e.name: e.info for e in engines}
     report["load_seconds"] = {e.name: e.load_seconds for e in engines}

@@ -22,6 +22,10 @@ class Thresholds:
     max_failures: int = 0  # failed requests plus exceptions in the locust task
     max_rss_slope_mb_per_min: float | None = None  # None: not gated (the soak sets 20)
     max_peak_rss_mb: float | None = None  # the server's VmHWM in MiB; None: not gated
+    # The fitted trend's rise over the fitted span (MB); None: not gated (the soak sets 50). Unlike
+    # the slope it does not loosen as a run gets longer: 20 MB/min would let the last 40 minutes of
+    # a 10,000-request soak grow by 800 MB.
+    max_rss_growth_mb: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,8 @@ def traffic_checks(s: Summary, th: Thresholds) -> list[Check]:
     ]
 
 
-def memory_checks(th: Thresholds, rss_slope: float | None, peak_rss_mb: float | None) -> list[Check]:
+def memory_checks(th: Thresholds, rss_slope: float | None, peak_rss_mb: float | None,
+                  rss_growth_mb: float | None = None) -> list[Check]:
     """The checks whose thresholds are set; a value that was not measured fails."""
     checks = []
     if th.max_peak_rss_mb is not None:
@@ -104,19 +109,38 @@ def memory_checks(th: Thresholds, rss_slope: float | None, peak_rss_mb: float | 
         checks.append(Check("rss_slope", rss_slope, th.max_rss_slope_mb_per_min,
                             rss_slope is not None and rss_slope <= th.max_rss_slope_mb_per_min,
                             f"RSS trend after warm-up {shown} <= {th.max_rss_slope_mb_per_min:g} MB/min"))
+    if th.max_rss_growth_mb is not None:
+        shown = "n/a (too few samples)" if rss_growth_mb is None else f"{rss_growth_mb:+.0f} MB"
+        checks.append(Check("rss_growth", rss_growth_mb, th.max_rss_growth_mb,
+                            rss_growth_mb is not None and rss_growth_mb <= th.max_rss_growth_mb,
+                            f"RSS growth after warm-up (trend x span) {shown} <= {th.max_rss_growth_mb:g} MB"))
     return checks
 
 
 def rss_slope_mb_per_min(samples: list[tuple[float, float]], fit_from: float = 0.5) -> float | None:
     """Least-squares slope (MB/min) of ``[(seconds, rss_mb), ...]`` over the samples from
     ``fit_from`` of the run's time span on (the part after warm-up); None with fewer than 4."""
-    if not samples:
-        return None
-    cut = samples[0][0] + (samples[-1][0] - samples[0][0]) * fit_from
-    tail = [(t, m) for t, m in samples if t >= cut]
+    tail = _after_warm_up(samples, fit_from)
     if len(tail) < 4:
         return None
     try:
         return statistics.linear_regression([t for t, _ in tail], [m for _, m in tail]).slope * 60.0
     except statistics.StatisticsError:  # all at the same time
         return None
+
+
+def rss_growth_mb(samples: list[tuple[float, float]], fit_from: float = 0.5) -> float | None:
+    """How much the fitted trend rises (MB) over the samples it is fitted on (slope x their time
+    span): the whole run's drift after warm-up, whatever its length; None as for the slope."""
+    slope = rss_slope_mb_per_min(samples, fit_from)
+    if slope is None:
+        return None
+    tail = _after_warm_up(samples, fit_from)
+    return slope * (tail[-1][0] - tail[0][0]) / 60.0
+
+
+def _after_warm_up(samples: list[tuple[float, float]], fit_from: float) -> list[tuple[float, float]]:
+    if not samples:
+        return []
+    cut = samples[0][0] + (samples[-1][0] - samples[0][0]) * fit_from
+    return [(t, m) for t, m in samples if t >= cut]

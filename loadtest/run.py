@@ -13,7 +13,8 @@ gets one warm-up request per category. Locust runs in its own process (gevent's 
 stays out of this one) and decides the traffic gate from its own statistics when it quits
 (``locustfile.py``, ``gate.py``). This process samples the server tree's RSS and CPU every
 ``--rss-interval`` s, reads its VmHWM and adds the memory checks: ``--max-peak-rss`` and, in soak
-mode, the slope of a linear fit from ``--rss-fit-from`` of the run on (after warm-up).
+mode, the slope of a linear fit from ``--rss-fit-from`` of the run on (after warm-up) and the
+rise of that fit over its span (``--max-rss-growth``), which does not loosen as the run gets longer.
 
 Reports in ``reports/loadtest/<name>*``: locust's CSV, HTML and JSON, its gate (``_gate.json``),
 ``_summary.json`` (figures, checks, RSS series, settings), ``_samples.json`` (the mix), the logs.
@@ -159,6 +160,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--min-throughput", type=float, default=60.0, help="successful images/min, at least (default 60)")
     add("--max-failures", type=int, default=0, help="failed requests allowed (default 0)")
     add("--max-rss-slope", type=float, default=None, help="MB/min after warm-up (default: 20 with --soak, else not checked)")
+    add("--max-rss-growth", type=float, default=None,
+        help="MB the RSS trend may rise over the fitted span (default: 50 with --soak, else not checked)")
     add("--rss-fit-from", type=float, default=0.5, help="warm-up: fit the RSS trend from this fraction of the run on (default 0.5)")
     add("--max-peak-rss", type=float, default=None, help="fail when the server's peak RSS (VmHWM) exceeds this many MiB")
     add("--rss-interval", type=float, default=None, help="seconds between RSS samples (default 2; 1 with --soak)")
@@ -169,6 +172,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.spawn_rate = args.spawn_rate or args.users
     if args.max_rss_slope is None and args.soak:
         args.max_rss_slope = 20.0
+    if args.max_rss_growth is None and args.soak:
+        args.max_rss_growth = 50.0
     args.rss_interval = args.rss_interval or (1.0 if args.soak else 2.0)
     args.name = args.name or f"{'soak' if args.soak else 'load'}-{args.profile}-u{args.users}"
     return args
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     for old in args.out.glob(f"{args.name}[._]*"):
         old.unlink()
     thresholds = gate.Thresholds(args.max_median, args.max_p95, args.min_throughput, args.max_failures,
-                                 args.max_rss_slope, args.max_peak_rss)
+                                 args.max_rss_slope, args.max_peak_rss, args.max_rss_growth)
     manifest = Path(f"{prefix}_samples.json")  # per run: concurrent runs may differ in --no-eval
     samples = samples_mod.build(samples_mod.DEFAULT_OUT, use_eval=not args.no_eval, manifest=manifest)
     mix = samples_mod.summary(samples)
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"cores on {health.get('cpu')} [{health.get('isa')}]", flush=True)
             if not args.no_warmup:
                 warm_up(url, samples)
-            if not pid and (args.max_rss_slope is not None or args.max_peak_rss is not None):
+            if not pid and (args.max_rss_slope is not None or args.max_peak_rss is not None or args.max_rss_growth is not None):
                 raise RuntimeError("cannot find the server's pid: pass --server-pid")
             cmd = locust_command(args, url, prefix, manifest)
             print("[loadtest] " + shlex.join(cmd[1:]), flush=True)
@@ -248,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     decided = json.loads(gate_path.read_text())
     summary = gate.Summary(**decided["summary"])
     slope = gate.rss_slope_mb_per_min(rss, args.rss_fit_from)
-    checks = [gate.Check(**c) for c in decided["checks"]] + gate.memory_checks(thresholds, slope, hwm)
+    growth = gate.rss_growth_mb(rss, args.rss_fit_from)
+    checks = [gate.Check(**c) for c in decided["checks"]] + gate.memory_checks(thresholds, slope, hwm, growth)
     if args.requests:  # a -t cap that ends the run early leaves a soak unfinished
         checks.append(gate.Check("requests", summary.requests, args.requests, summary.requests >= args.requests,
                                  f"requests {summary.requests} of the {args.requests} asked for"))
@@ -265,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "checks": [asdict(c) for c in checks], "locust_exit_code": code,
         "server_cpu": {"cpu_s": cpu_used, "cpu_s_per_image": cpu_per_image},
         "rss_mb": {"series": rss, "fit_from": args.rss_fit_from, "slope_after_warmup_mb_per_min": slope,
+                   "growth_after_warmup_mb": growth,
                    "peak": max((m for _, m in rss), default=None), "high_water_mark": hwm},
         "settings": {"users": args.users, "spawn_rate": args.spawn_rate, "run_time_s": args.run_time,
                      "requests": args.requests, "profile": args.profile, "threads": args.threads, "url": url,

@@ -102,10 +102,20 @@ def _is_glibc() -> bool:
 
 def with_malloc_tunables(env: dict[str, str]) -> dict[str, str] | None:
     """``env`` plus :data:`MALLOC_TUNABLES`, or None when nothing is to change (not glibc, the
-    caller already set ``GLIBC_TUNABLES``, or ``OCR_MALLOC_TUNE=0``)."""
-    if not _is_glibc() or "GLIBC_TUNABLES" in env or env.get("OCR_MALLOC_TUNE", "1").lower() in ("0", "false", "no", "off"):
+    caller already set ``GLIBC_TUNABLES``, or ``OCR_MALLOC_TUNE`` is false or malformed).
+
+    ``OCR_MALLOC_TUNE`` is read with the settings' own boolean parser (pydantic's: ``n`` and ``f``
+    are false too), so the re-exec agrees with ``Settings.malloc_tune``; a malformed value is
+    left for the settings to refuse with their message."""
+    from pydantic import TypeAdapter, ValidationError
+
+    if not _is_glibc() or "GLIBC_TUNABLES" in env:
         return None
-    return {**env, "GLIBC_TUNABLES": MALLOC_TUNABLES}
+    try:
+        tune = TypeAdapter(bool).validate_python(env.get("OCR_MALLOC_TUNE", "1"))
+    except ValidationError:
+        return None
+    return {**env, "GLIBC_TUNABLES": MALLOC_TUNABLES} if tune else None
 
 
 def reexec_with_malloc_tunables(module: str, argv: list[str]) -> None:

@@ -413,6 +413,29 @@ def test_presigned_upload_then_ocr_by_key(start_server, moto_s3, synth_png):
     assert_error(httpx.post(f"{srv.url}/api/uploads", json={"content_type": "text/plain", "size": 10}, timeout=30), 415, "unsupported_media_type")
 
 
+
+def test_an_upload_is_read_with_one_bounded_ranged_get(moto_s3, monkeypatch):
+    """Issue #10: the size was checked with HEAD, then the object read with an unbounded GET (an
+    object replaced in between was downloaded whole). Now one GET of at most limit + 1 bytes:
+    the calls botocore makes are recorded on moto's real S3 server."""
+    from ocrservice.config import load_settings
+    from ocrservice.errors import ApiError
+    from ocrservice.uploads import Uploads
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # boto3 reads them from the process
+        monkeypatch.setenv(var, moto_s3[var])
+    uploads = Uploads(load_settings({**moto_s3, "OCR_UPLOAD_MAX_BYTES": "1000"}))
+    s3 = uploads.client()
+    s3.put_object(Bucket=moto_s3["OCR_UPLOAD_BUCKET"], Key="uploads/x/big.png", Body=b"\x89PNG" + b"\0" * 5000)
+    s3.put_object(Bucket=moto_s3["OCR_UPLOAD_BUCKET"], Key="uploads/x/ok.png", Body=b"\x89PNG" + b"\0" * 996)
+    calls: list[tuple[str, str | None]] = []
+    s3.meta.events.register("before-call.s3", lambda model, params, **_: calls.append((model.name, params["headers"].get("Range"))))
+    with pytest.raises(ApiError) as refused:
+        uploads.fetch("uploads/x/big.png")
+    assert (refused.value.status, refused.value.code) == (413, "image_too_large")
+    assert len(uploads.fetch("uploads/x/ok.png")) == 1000  # exactly the limit passes
+    assert calls == [("GetObject", "bytes=0-1000")] * 2
+
 def test_the_readme_example_works(server):
     """README: `curl -F image=@docs/sample.png http://127.0.0.1:8080/api/ocr`."""
     from .helpers import ROOT

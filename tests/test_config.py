@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from ocrcore.config import ConfigError, EngineConfig, EngineSettings, load
+from ocrcore.runtime import _is_glibc, with_malloc_tunables
 from ocrservice.config import Settings, load_settings, markdown_table
 
 from .helpers import ROOT
@@ -43,6 +44,8 @@ def test_booleans_parse_alike_everywhere() -> None:
                         ("n", False), ("no", False), ("off", False), ("0", False), ("False", False)]:
         s = load_settings({"OCR_SPIN": word, "OCR_CLS": word, "OCR_CACHE": word, "OCR_MALLOC_TUNE": word})
         assert (s.spin, s.use_cls, s.cache, s.malloc_tune) == (value,) * 4, word
+        if _is_glibc():  # the service's re-exec with malloc tunables reads OCR_MALLOC_TUNE alike
+            assert (with_malloc_tunables({"OCR_MALLOC_TUNE": word}) is not None) == value, word
 
 
 def test_derived_defaults_and_lists() -> None:
@@ -96,3 +99,26 @@ def test_service_says_so_when_the_port_is_busy() -> None:
         proc = _run(["-m", "ocrservice.serve"], {"PORT": str(port), "HOST": "127.0.0.1"})
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Aborted" not in proc.stderr
+
+
+def test_every_engine_applies_the_runtime_settings(tmp_path) -> None:
+    """ocrcore.runtime.configure_process, run by every OCREngine (service, CLI, Lambda, bench):
+    OpenCV's pool off whatever the caller set before, Pillow's warning-based bomb check off (the
+    engine's pixel cap replaces it), and numba's cache directory set before numba is imported, so
+    the kernels compiled on first use are cached there (not next to the package, not recompiled)."""
+    code = (
+        "import os, sys, cv2; cv2.setNumThreads(4)\n"
+        "from PIL import Image\n"
+        "from ocrcore import OCREngine\n"
+        "OCREngine(profile='tiny', enhance='binarize')\n"
+        "import numba\n"
+        "print(cv2.getNumThreads(), Image.MAX_IMAGE_PIXELS, os.environ['NUMBA_CACHE_DIR'], numba.config.CACHE_DIR)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCR_", "NUMBA_"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    threads, max_pixels, env_dir, numba_dir = out.stdout.split()
+    want = str(tmp_path / "ocr" / "numba")
+    assert (threads, max_pixels, env_dir, numba_dir) == ("1", "None", want, want)
+    assert any(p.suffix == ".nbi" for p in (tmp_path / "ocr" / "numba").rglob("*")), "the Sauvola kernel was cached there"

@@ -24,6 +24,7 @@ from loadtest.gate import (
     Summary,
     Thresholds,
     memory_checks,
+    rss_growth_mb,
     rss_slope_mb_per_min,
     traffic_checks,
 )
@@ -140,6 +141,22 @@ def test_rss_slope_and_memory_checks():
     assert memory_checks(Thresholds(), None, None) == []  # not asked for
 
 
+def test_rss_growth_does_not_loosen_with_the_run_length():
+    """5 MB/min passes the slope limit at any length; the growth check fails it once the run is
+    long enough for that to add up (a 10,000-request soak), and passes a flat long run."""
+    short = [(t, 800 + t / 12) for t in range(0, 300, 5)]  # 5 MB/min for 5 minutes
+    long = [(t, 800 + t / 12) for t in range(0, 4800, 5)]  # the same for 80 minutes
+    flat_long = [(t, 800 + (40 if t % 30 == 0 else 0)) for t in range(0, 4800, 1)]  # spikes, no trend
+    assert rss_growth_mb(short) == pytest.approx(5 * 2.5 - 5 / 12, abs=0.2)  # fitted on the last half
+    assert rss_growth_mb(long) == pytest.approx(200, abs=1)
+    assert abs(rss_growth_mb(flat_long)) < 5
+    assert rss_growth_mb(short[:5]) is None
+    th = Thresholds(max_rss_slope_mb_per_min=20, max_rss_growth_mb=50)
+    assert all(c.ok for c in memory_checks(th, rss_slope_mb_per_min(short), None, rss_growth_mb(short)))
+    assert {c.name for c in memory_checks(th, rss_slope_mb_per_min(long), None, rss_growth_mb(long)) if not c.ok} == {"rss_growth"}
+    assert {c.name for c in memory_checks(th, 0.0, None, None) if not c.ok} == {"rss_growth"}  # asked, not measured
+
+
 # ------------------------------------------------------------------------------ the shared server helper
 
 
@@ -235,14 +252,14 @@ def test_soak_by_request_count_stops_at_exactly_n_and_gates_memory(server_proc, 
     """``--requests N`` posts exactly N requests; the soak adds the RSS trend (with a huge limit:
     the point here is that it is measured and reported, not the server's memory)."""
     proc = _run(["--url", server_proc.url, "--server-pid", str(server_proc.pid), "--soak", "--requests", "9", "-u", "2",
-                 "--no-eval", "--rss-interval", "0.25", "--max-rss-slope", "1e6", "--max-peak-rss", "1e6",
+                 "--no-eval", "--rss-interval", "0.25", "--max-rss-slope", "1e6", "--max-peak-rss", "1e6", "--max-rss-growth", "1e6",
                  "--max-median", "60", "--max-p95", "60", "--min-throughput", "0", "--out", str(tmp_path), "--name", "n9"],
                 timeout=280)
     assert proc.returncode == EXIT_PASS, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "n9_summary.json").read_text())
     assert report["summary"]["requests"] == 9 and report["summary"]["failures"] == 0
     assert report["summary"]["requests_per_min"] > 0 and report["settings"]["run_time_s"] is None
-    assert {"rss_slope", "peak_rss", "requests"} <= {c["name"] for c in report["checks"] if c["ok"]}
+    assert {"rss_slope", "rss_growth", "peak_rss", "requests"} <= {c["name"] for c in report["checks"] if c["ok"]}
     assert len(report["rss_mb"]["series"]) >= 8 and report["rss_mb"]["high_water_mark"] > 0
     assert "RSS series (s:MB)" in proc.stdout and "requests/min" in proc.stdout
 

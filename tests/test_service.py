@@ -193,3 +193,19 @@ def test_the_settings_profile_is_the_one_loaded(monkeypatch: pytest.MonkeyPatch)
             assert app.state.service.engine_or_none.config.profile == "tiny"
 
     asyncio.run(run())
+
+
+def test_stopping_the_app_shuts_the_service_down() -> None:
+    """Issue #10: OCRService.shutdown was never called. The app's lifespan calls it when the
+    server stops: the request pool takes no new work and its waiting jobs are cancelled."""
+
+    async def run() -> None:
+        app = create_app(Settings(workers=1, max_queue=8, web_dir=None), engine=FakeEngine())  # type: ignore[arg-type]
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s.test") as client:
+                assert (await post(client)).status_code == 200
+            app.state.service.executor.submit(int).result(timeout=5)  # still serving inside the lifespan
+        with pytest.raises(RuntimeError, match="shutdown"):
+            app.state.service.executor.submit(int)
+
+    asyncio.run(run())

@@ -21,6 +21,8 @@ import pytest
 
 from ocrcore.synth_docs import fonts_available as doc_fonts_available
 
+from .helpers import ROOT
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -744,3 +746,23 @@ def test_vocabulary_options(server, browser, tmp_path):
     assert "Check the options" in page.content() and "invalid_constraint" in page.content()
     assert not page.js_errors
     context.close()
+
+
+def test_every_documented_error_code_has_both_languages():
+    """The page shows the server's errors in the visitor's language (issue #10, point 7): every
+    code in docs/api.md's error table, which has every engine error's code, has a Chinese and an
+    English entry in web/app.js's ERRORS. No browser needed: a new code without its words fails here."""
+    import ocrcore.errors as errors
+
+    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    table = api.split("| status | `code` | when |", 1)[1].split("\n\n", 1)[0]
+    documented = {code for row in table.splitlines()[2:] for code in re.findall(r"`([a-z0-9_]+)`", row.split("|")[2])}
+    engine = {cls.code for cls in vars(errors).values()
+              if isinstance(cls, type) and issubclass(cls, errors.OCRError) and not cls.__subclasses__()}
+    assert engine <= documented, engine - documented
+    js = (ROOT / "web" / "app.js").read_text(encoding="utf-8")
+    block = js[js.index("const ERRORS = {"):]
+    zh, en = block[block.index("zh: {"):block.index("en: {")], block[block.index("en: {"):block.index("\n  };")]
+    for lang, text in (("zh", zh), ("en", en)):
+        keys = set(re.findall(r"^\s+([a-z0-9_]+): \[", text, re.M))
+        assert documented <= keys, (lang, sorted(documented - keys))

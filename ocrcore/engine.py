@@ -7,7 +7,8 @@ threads can share it; ONNX Runtime sessions are thread-safe for ``run``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 
 import numpy as np
 
@@ -215,8 +216,8 @@ class OCREngine:
             t4 = time.perf_counter()
             texts = [self._read_line(c, r, q, f, words) if r is not None else ("", 0.0, None, None)
                      for c, r, q, f in zip(crops, greedy, quads, flipped)]
-            texts = [(carry_spaces(t[0], d.text), d.confidence, None, d) if d.constraint or d.pattern_fallback else t
-                     for t, d in zip(texts, decoded)]
+            texts = [(carry_spaces(t[0], d.text, partial(decoder.admits, decoded=d)), d.confidence, None, d)
+                     if d.constraint or d.pattern_fallback else t for t, d in zip(texts, decoded)]
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
@@ -301,18 +302,24 @@ class OCREngine:
             chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
             spaced = "".join(chars).strip()
             shaped = d is not None and bool(d.constraint or d.pattern_fallback)
-            out.append((carry_spaces(spaced, d.text), d.confidence) if shaped and d is not None else (spaced, r.confidence))
+            if shaped and d is not None and decoder is not None:
+                out.append((carry_spaces(spaced, d.text, partial(decoder.admits, decoded=d)), d.confidence))
+            else:
+                out.append((spaced, r.confidence))
         return out
 
 
-def carry_spaces(spaced: str, shaped: str) -> str:
+def carry_spaces(spaced: str, shaped: str, admits: Callable[[str], bool] | None = None) -> str:
     """``shaped`` (a constrained reading, which restores no spaces) with the spaces of ``spaced``
     (the free reading with spaces restored, ocrcore.spacing) where both have as many non-space
-    characters (a constraint that substituted characters); otherwise ``shaped`` as it is."""
+    characters (a constraint that substituted characters) and the result is one the constraint
+    ``admits`` (ocrcore.vocab.LineDecoder.admits: a pattern or an allowlist without a space
+    keeps its reading unspaced); otherwise ``shaped`` as it is."""
     if " " in shaped or " " not in spaced or len(spaced.replace(" ", "")) != len(shaped):
         return shaped
     it = iter(shaped)
-    return "".join(" " if c == " " else next(it) for c in spaced)
+    out = "".join(" " if c == " " else next(it) for c in spaced)
+    return out if admits is None or admits(out) else shaped
 
 
 def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> bool:

@@ -138,8 +138,13 @@ def parse_hotwords(value: str | Iterable[str] | Mapping[str, float]) -> tuple[tu
 
 
 def read_hotwords_file(path: Path) -> tuple[tuple[str, float], ...]:
-    """Hot words from a UTF-8 file: one ``term`` or ``term:weight`` per line (``#`` comments)."""
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.lstrip().startswith("#")]
+    """Hot words from a UTF-8 file: one ``term`` or ``term:weight`` per line (``#`` comments).
+    Raises :class:`VocabularyError` for a file that is not UTF-8, ``OSError`` for one unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(f"hot words file {path}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
     return parse_hotwords([ln for ln in lines if ln.strip()])
 
 
@@ -178,6 +183,7 @@ class LineDecoder:
         if not allowed.any():
             raise VocabularyError("the allowlist/blocklist leaves no character this model can read")
         self.masked = bool(constraint.allowlist or constraint.blocklist)
+        self._listed = allowed.copy()  # what the allowlist/blocklist allow (a free reading's characters)
         self.mask_names = "+".join(x for x in ("allowlist", "blocklist") if getattr(constraint, x))
         if constraint.pattern:
             self.dfa, self.dfa_group, self.dfa_accept = compile_pattern(constraint.pattern, charset)
@@ -190,7 +196,8 @@ class LineDecoder:
             self.dfa_group = np.zeros(n, np.int32)
             self.dfa_accept = np.ones(1, bool)
         self.allowed = np.flatnonzero(allowed).astype(np.int32)
-        self.trie = build_trie(constraint.hotwords, {ch: i for i, ch in enumerate(charset) if i}, boost)
+        self._class_of = {ch: i for i, ch in enumerate(charset) if i}
+        self.trie = build_trie(constraint.hotwords, self._class_of, boost)
 
     @property
     def searches(self) -> bool:
@@ -224,6 +231,23 @@ class LineDecoder:
             # its (masked) greedy reading, and the hot words did not shape it.
             return self._decoded(base, base_name)
         return self._decoded((labels, k.ctc_align(probs, labels)), "+".join([*names, "hotwords"]))
+
+    def admits(self, text: str, decoded: Decoded) -> bool:
+        """Whether ``text`` (``decoded.text`` changed after decoding, e.g. with the free reading's
+        spaces put back, ocrcore.engine.carry_spaces) is still a reading this constraint allows:
+        every character allowed by the allowlist/blocklist and, if the pattern shaped the line, the
+        whole text accepted by the pattern's automaton."""
+        ids = [self._class_of.get(ch, -1) for ch in text]
+        if any(i < 0 or not self._listed[i] for i in ids):
+            return False
+        if not (decoded.constraint and "pattern" in decoded.constraint.split("+")):
+            return True
+        state = 0
+        for i in ids:
+            state = int(self.dfa[state, self.dfa_group[i]])
+            if state < 0:
+                return False
+        return bool(self.dfa_accept[state])
 
     def _decoded(self, path: tuple[np.ndarray, np.ndarray], name: str | None, fallback: bool = False) -> Decoded:
         labels, label_probs = path

@@ -236,3 +236,70 @@ def test_carry_spaces_keeps_the_free_readings_spaces_only_where_characters_line_
     assert carry_spaces("版本 Version 3.2", "版本Versi0n3.2") == "版本 Versi0n 3.2"  # one substitution: spaces kept
     assert carry_spaces("版本 Version 3.2", "版本Version3") == "版本Version3"  # lengths differ: as decoded
     assert carry_spaces("abc", "abd") == "abd"
+
+
+def test_admits_only_what_the_constraint_allows() -> None:
+    """A constrained reading changed after decoding (spaces put back) must still be one the
+    constraint allows: every character allowed, and the pattern's automaton accepting it."""
+    from ocrcore.vocab import Decoded
+
+    shaped = Decoded("ab1", 0.9, "pattern")
+    pattern = line_decoder(Constraint(pattern="[a-c]+1"), CHARSET)
+    assert pattern.admits("ab1", shaped) and not pattern.admits("ab 1", shaped)
+    spaced = line_decoder(Constraint(pattern="[a-c]+ 1"), CHARSET)
+    assert spaced.admits("ab 1", shaped) and not spaced.admits("ab1", shaped)
+    assert pattern.admits("xyz", Decoded("xyz", 0.9, None, pattern_fallback=True))  # a fallback is a free reading
+    digits = line_decoder(Constraint(allowlist="01"), CHARSET)
+    assert digits.admits("0110", Decoded("0110", 0.9, "allowlist")) and not digits.admits("01 10", Decoded("0110", 0.9))
+    assert line_decoder(Constraint(allowlist="01 "), CHARSET).admits("01 10", Decoded("0110", 0.9))
+    assert line_decoder(Constraint(hotwords=(("ab", 1.0),)), CHARSET).admits("ab 01", Decoded("ab01", 0.9, "hotwords"))
+
+
+def test_shaped_lines_get_spaces_back_only_where_the_constraint_allows_them(engine) -> None:
+    """The free reading's restored spaces are put back into a constrained line only if the
+    result still matches the pattern / uses allowed characters (a line that said "pattern" but
+    did not match it was the bug)."""
+    img = render_line("2024 03 15", 40)
+    assert engine.ocr(img, detect=False).lines[0].text == "2024 03 15"  # the free reading has the spaces
+    for kw in ({"pattern": r"\d{8}"}, {"allowlist": "0123456789"}):
+        line = engine.ocr(img, detect=False, **kw).lines[0]
+        assert line.constraint == next(iter(kw)) and line.text == "20240315", (kw, line)
+        assert engine.recognize_lines([img], **kw)[0][0] == "20240315"
+    assert engine.ocr(img, detect=False, pattern=r"\d{4} \d{2} \d{2}").lines[0].text == "2024 03 15"
+    assert engine.ocr(img, detect=False, allowlist="0123456789 ").lines[0].text == "2024 03 15"
+
+
+def test_hotwords_file_that_is_not_utf8(tmp_path: Path, capsys) -> None:
+    from ocrcore.cli import main
+    from ocrcore.vocab import read_hotwords_file
+
+    bad = tmp_path / "hot.txt"
+    bad.write_bytes("阿莫西林\n".encode("gbk"))
+    with pytest.raises(VocabularyError, match="not UTF-8"):
+        read_hotwords_file(bad)
+    assert main(["--hotwords", str(bad), str(tmp_path / "any.png")]) == 2  # stops before loading a model
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_api_options_that_are_not_utf8_text(server: str) -> None:
+    """Invalid UTF-8 in a vocabulary option (query or multipart field) and a non-string JSON option
+    are a 422 invalid_constraint, not a silently different constraint (starlette would decode
+    them as U+FFFD or Latin-1)."""
+    import base64
+
+    data = png_bytes(render_line("12.50", 40))
+    url = f"{server}/api/ocr?detect=false"
+    r = httpx.post(url + "&allowlist=%FF%FE0", files={"image": ("l.png", data, "image/png")}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_constraint" and "allowlist" in r.text
+    boundary = "vocabtest"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="l.png"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode() + data + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="hotwords"\r\n\r\n').encode() + \
+        "阿莫西林".encode("gbk") + f"\r\n--{boundary}--\r\n".encode()
+    r = httpx.post(url, content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}, timeout=120)
+    assert r.status_code == 422 and "hotwords" in r.json()["error"]["message"]
+    r = httpx.post(url, json={"image_base64": base64.b64encode(data).decode(), "hotwords": ["12.50"]}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_constraint"
+    ok = httpx.post(url, content=body.replace("阿莫西林".encode("gbk"), "阿莫西林".encode()),
+                    headers={"content-type": f"multipart/form-data; boundary={boundary}"}, timeout=120)
+    assert ok.status_code == 200 and ok.json()["success"] is True

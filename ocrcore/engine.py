@@ -189,7 +189,7 @@ class OCREngine:
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         glyph_quads: list[np.ndarray] = []
-        if detect and self.config.lone_glyphs and decoder is None:  # (constrained lines read no lone glyphs)
+        if detect and self.config.lone_glyphs and (decoder is None or decoder.only_hotwords):  # (lists, patterns: none)
             t_g = time.perf_counter()
             glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g
@@ -218,6 +218,8 @@ class OCREngine:
                      for c, r, q, f in zip(crops, greedy, quads, flipped)]
             texts = [(carry_spaces(t[0], d.text, partial(decoder.admits, decoded=d)), d.confidence, None, d)
                      if d.constraint or d.pattern_fallback else t for t, d in zip(texts, decoded)]
+            if detect and decoder.only_hotwords:  # lines the hot words did not shape: as without them
+                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, is_clean_page(img))
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
@@ -257,6 +259,8 @@ class OCREngine:
         scenes: 2 of 50 images)."""
         alts: list[tuple[int, np.ndarray, str]] = []
         for i, q in enumerate(quads):
+            if texts[i][3] is not None:  # a line a constraint shaped (ocrcore.vocab) keeps its reading
+                continue
             if self.config.lone_glyphs and clean and is_tall(q):
                 x0, y0 = np.floor(q.min(0)).astype(int)
                 x1, y1 = np.ceil(q.max(0)).astype(int)

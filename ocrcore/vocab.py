@@ -204,6 +204,12 @@ class LineDecoder:
         """True when decoding needs the beam search (pattern or hot words)."""
         return bool(self.constraint.pattern or self.constraint.hotwords)
 
+    @property
+    def only_hotwords(self) -> bool:
+        """True when the constraint only biases (hot words, no list or pattern): every line the
+        hot words do not shape must read as without them, lone glyphs and second readings too."""
+        return not self.masked and not self.constraint.pattern
+
     def decode(self, probs: np.ndarray, greedy: tuple[np.ndarray, np.ndarray]) -> Decoded:
         """One line: ``probs`` float32 (T, C), ``greedy`` its unconstrained ``(labels, probs)``
         (ocrcore.ctc.greedy_collapse), returned as is when no constraint shapes the line."""

@@ -303,3 +303,19 @@ def test_api_options_that_are_not_utf8_text(server: str) -> None:
     ok = httpx.post(url, content=body.replace("阿莫西林".encode("gbk"), "阿莫西林".encode()),
                     headers={"content-type": f"multipart/form-data; boundary={boundary}"}, timeout=120)
     assert ok.status_code == 200 and ok.json()["success"] is True
+
+
+def test_hotwords_leave_pages_without_them_as_they_were(engine) -> None:
+    """Lines without the terms are unchanged on whole pages too: the lone glyphs (table cells,
+    fields) and the second readings of coloured or tall lines are read as without hot words."""
+    from ocrcore.synth_marks import fonts_available, render_lone_glyphs, render_marked_text
+
+    if not fonts_available():
+        pytest.skip("DejaVu/Liberation/WenQuanYi fonts not installed")
+    terms = sets.domain_terms(500)
+    pages = [render_lone_glyphs(seed)[0] for seed in range(6)] + [render_marked_text(seed)[0] for seed in range(4)]
+    for n, img in enumerate(pages):
+        free = [(line.text, line.confidence, line.box) for line in engine.ocr(img).lines]
+        biased = engine.ocr(img, hotwords=terms).lines
+        assert [(line.text, line.confidence, line.box) for line in biased] == free, n
+        assert not any(line.constraint for line in biased)

@@ -214,12 +214,22 @@ class OCREngine:
             greedy: list[LineReading | None] = [None] * len(crops)
             decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
             t4 = time.perf_counter()
+            clean = is_clean_page(img)
+            if use_orient and not use_cls and crops and clean:  # as above, judged on the free readings
+                fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) if r else ("", 0.0) for r in greedy],
+                                            self.classifier, self.recognizer)
+                turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
+                again: list[LineReading | None] = [None] * len(turned)
+                for n, (i, d) in enumerate(zip(turned, self.recognizer.recognize_constrained([fixed[i] for i in turned],
+                                                                                            decoder, again))):
+                    crops[i], greedy[i], decoded[i], flipped[i] = fixed[i], again[n], d, not flipped[i]
+                timings["orient"] += time.perf_counter() - t4
             texts = [self._read_line(c, r, q, f, words) if r is not None else ("", 0.0, None, None)
                      for c, r, q, f in zip(crops, greedy, quads, flipped)]
             texts = [(carry_spaces(t[0], d.text, partial(decoder.admits, decoded=d)), d.confidence, None, d)
                      if d.constraint or d.pattern_fallback else t for t, d in zip(texts, decoded)]
             if detect and decoder.only_hotwords:  # lines the hot words did not shape: as without them
-                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, is_clean_page(img))
+                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, clean)
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings

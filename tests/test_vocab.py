@@ -307,15 +307,29 @@ def test_api_options_that_are_not_utf8_text(server: str) -> None:
 
 def test_hotwords_leave_pages_without_them_as_they_were(engine) -> None:
     """Lines without the terms are unchanged on whole pages too: the lone glyphs (table cells,
-    fields) and the second readings of coloured or tall lines are read as without hot words."""
+    fields), the second readings of coloured or tall lines and the upside-down lines turned
+    (ocrcore.orientation) are read as without hot words."""
     from ocrcore.synth_marks import fonts_available, render_lone_glyphs, render_marked_text
+    from ocrcore.synth_pages import mixed_page, vertical_header_table
 
     if not fonts_available():
         pytest.skip("DejaVu/Liberation/WenQuanYi fonts not installed")
     terms = sets.domain_terms(500)
     pages = [render_lone_glyphs(seed)[0] for seed in range(6)] + [render_marked_text(seed)[0] for seed in range(4)]
+    pages += [mixed_page(3000 + seed).image for seed in range(3)] + [vertical_header_table(seed).image for seed in range(2)]
     for n, img in enumerate(pages):
         free = [(line.text, line.confidence, line.box) for line in engine.ocr(img).lines]
         biased = engine.ocr(img, hotwords=terms).lines
         assert [(line.text, line.confidence, line.box) for line in biased] == free, n
         assert not any(line.constraint for line in biased)
+
+
+def test_constrained_pages_read_upside_down_lines_turned(engine) -> None:
+    """An upside-down line on an upright page is turned before the constraint decodes it (read
+    as it lies, an allowlist made digits of it and hot words garbage)."""
+    from ocrcore.synth_pages import mixed_page
+
+    for seed in range(3):
+        page = mixed_page(3000 + seed)
+        free = [line.text for line in engine.ocr(page.image).lines]
+        assert [line.text for line in engine.ocr(page.image, blocklist="¤").lines] == free, seed

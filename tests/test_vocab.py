@@ -333,3 +333,19 @@ def test_constrained_pages_read_upside_down_lines_turned(engine) -> None:
         page = mixed_page(3000 + seed)
         free = [line.text for line in engine.ocr(page.image).lines]
         assert [line.text for line in engine.ocr(page.image, blocklist="¤").lines] == free, seed
+
+
+def test_hostile_constraints_fail_fast_with_a_vocabulary_error() -> None:
+    """What a hostile caller may send (docs/vocabulary.md, "Hostile inputs"): each one a
+    VocabularyError (HTTP 422) from bounded work, never a runaway compile; patterns that make
+    backtracking engines explode are just small DFAs here."""
+    for pattern in ("a{1000}", "(.*){1000}", "(ab|cd|ef|gh|ij|kl|mn|op|qr|st|uv|wx|yz){1,60}", r"(a)\1", "a{2,1}"):
+        with pytest.raises(VocabularyError):
+            line_decoder(Constraint(pattern=pattern), CHARSET)
+    for pattern in ("(a|aa)*b", "(a*)*b", "(x+x+)+y"):
+        assert line_decoder(Constraint(pattern=pattern), CHARSET).dfa.shape[0] <= 16, pattern  # a few states, not 2^n
+    for weight in ("nan", "inf", "-1", "1e309"):
+        with pytest.raises(VocabularyError):
+            Constraint(hotwords=parse_hotwords(f"term:{weight}"))
+    with pytest.raises(VocabularyError, match="limit"):
+        parse_hotwords(",".join(f"t{i}" for i in range(100_000)))

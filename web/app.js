@@ -976,7 +976,7 @@
       text.className = "text";
       text.textContent = line.text;
       // Which vocabulary option shaped the line (docs/vocabulary.md), or that its shape was not matched.
-      const shaped = line.constraint || (line.pattern_fallback ? t("patternFallback") : "");
+      const shaped = [line.constraint, line.pattern_fallback ? t("patternFallback") : ""].filter(Boolean).join(" · ");
       if (shaped) {
         const tag = document.createElement("small");
         tag.className = "shaped";

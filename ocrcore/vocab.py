@@ -196,7 +196,7 @@ class LineDecoder:
             self.dfa_group = np.zeros(n, np.int32)
             self.dfa_accept = np.ones(1, bool)
         self.allowed = np.flatnonzero(allowed).astype(np.int32)
-        self._class_of = {ch: i for i, ch in enumerate(charset) if i}
+        self._class_of = _class_index(charset)
         self.trie = build_trie(constraint.hotwords, self._class_of, boost)
 
     @property
@@ -259,6 +259,12 @@ class LineDecoder:
         labels, label_probs = path
         text = "".join(self.charset[labels]).strip()
         return Decoded(text, _mean(label_probs), name, fallback)
+
+
+@functools.lru_cache(maxsize=4)
+def _class_index(charset: tuple[str, ...]) -> dict[str, int]:
+    """Character -> class id (blank excluded), one per charset for every cached decoder."""
+    return {ch: i for i, ch in enumerate(charset) if i}
 
 
 def _mean(p: np.ndarray) -> float:

@@ -349,3 +349,11 @@ def test_hostile_constraints_fail_fast_with_a_vocabulary_error() -> None:
             Constraint(hotwords=parse_hotwords(f"term:{weight}"))
     with pytest.raises(VocabularyError, match="limit"):
         parse_hotwords(",".join(f"t{i}" for i in range(100_000)))
+
+
+def test_constraint_digest_keys_the_result_cache() -> None:
+    a = Constraint(allowlist="01", hotwords=(("阿莫西林", 2.0),))
+    assert a.digest == Constraint(allowlist="01", hotwords=(("阿莫西林", 2.0),)).digest
+    assert a.digest != Constraint(allowlist="01", hotwords=(("阿莫西林", 1.0),)).digest
+    assert a.digest != Constraint(blocklist="01", hotwords=(("阿莫西林", 2.0),)).digest
+    assert Constraint().digest == "" and len(Constraint(hotwords=(("\ud800", 1.0),)).digest) == 64  # lone surrogate (JSON)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 
 import numpy as np
 
@@ -192,7 +193,7 @@ class OCREngine:
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         glyph_quads: list[np.ndarray] = []
-        if detect and self.config.lone_glyphs and decoder is None:  # (constrained lines read no lone glyphs)
+        if detect and self.config.lone_glyphs and (decoder is None or decoder.only_hotwords):  # (lists, patterns: none)
             t_g = time.perf_counter()
             glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g
@@ -217,10 +218,22 @@ class OCREngine:
             greedy: list[LineReading | None] = [None] * len(crops)
             decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
             t4 = time.perf_counter()
+            clean = is_clean_page(img)
+            if use_orient and not use_cls and crops and clean:  # as above, judged on the free readings
+                fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) if r else ("", 0.0) for r in greedy],
+                                            self.classifier, self.recognizer)
+                turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
+                again: list[LineReading | None] = [None] * len(turned)
+                for n, (i, d) in enumerate(zip(turned, self.recognizer.recognize_constrained([fixed[i] for i in turned],
+                                                                                            decoder, again))):
+                    crops[i], greedy[i], decoded[i], flipped[i] = fixed[i], again[n], d, not flipped[i]
+                timings["orient"] += time.perf_counter() - t4
             texts = [self._read_line(c, r, q, f, words) if r is not None else ("", 0.0, None, None)
                      for c, r, q, f in zip(crops, greedy, quads, flipped)]
-            texts = [(carry_spaces(t[0], d.text), d.confidence, None, d) if d.constraint or d.pattern_fallback else t
-                     for t, d in zip(texts, decoded)]
+            texts = [(carry_spaces(t[0], d.text, partial(decoder.admits, decoded=d)), d.confidence, None, d)
+                     if d.constraint or d.pattern_fallback else t for t, d in zip(texts, decoded)]
+            if detect and decoder.only_hotwords:  # lines the hot words did not shape: as without them
+                glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, clean)
         timings["recognize"] = t4 - t3
         t5 = time.perf_counter()
         timings["spacing"] = t5 - t4  # and the word boxes when asked, and the second readings
@@ -260,6 +273,8 @@ class OCREngine:
         scenes: 2 of 50 images)."""
         alts: list[tuple[int, np.ndarray, str]] = []
         for i, q in enumerate(quads):
+            if texts[i][3] is not None:  # a line a constraint shaped (ocrcore.vocab) keeps its reading
+                continue
             if self.config.lone_glyphs and clean and is_tall(q):
                 x0, y0 = np.floor(q.min(0)).astype(int)
                 x1, y1 = np.ceil(q.max(0)).astype(int)
@@ -305,18 +320,24 @@ class OCREngine:
             chars, _, _ = restore_spaces(crop, chars, r.probs, r.runs, r.step_px)
             spaced = "".join(chars).strip()
             shaped = d is not None and bool(d.constraint or d.pattern_fallback)
-            out.append((carry_spaces(spaced, d.text), d.confidence) if shaped and d is not None else (spaced, r.confidence))
+            if shaped and d is not None and decoder is not None:
+                out.append((carry_spaces(spaced, d.text, partial(decoder.admits, decoded=d)), d.confidence))
+            else:
+                out.append((spaced, r.confidence))
         return out
 
 
-def carry_spaces(spaced: str, shaped: str) -> str:
+def carry_spaces(spaced: str, shaped: str, admits: Callable[[str], bool] | None = None) -> str:
     """``shaped`` (a constrained reading, which restores no spaces) with the spaces of ``spaced``
     (the free reading with spaces restored, ocrcore.spacing) where both have as many non-space
-    characters (a constraint that substituted characters); otherwise ``shaped`` as it is."""
+    characters (a constraint that substituted characters) and the result is one the constraint
+    ``admits`` (ocrcore.vocab.LineDecoder.admits: a pattern or an allowlist without a space
+    keeps its reading unspaced); otherwise ``shaped`` as it is."""
     if " " in shaped or " " not in spaced or len(spaced.replace(" ", "")) != len(shaped):
         return shaped
     it = iter(shaped)
-    return "".join(" " if c == " " else next(it) for c in spaced)
+    out = "".join(" " if c == " " else next(it) for c in spaced)
+    return out if admits is None or admits(out) else shaped
 
 
 def _prefer_alt(first: tuple[str, float], alt: tuple[str, float], kind: str) -> bool:

@@ -20,6 +20,7 @@ the first time step of its run (in the best alignment of the chosen text, :func:
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -89,6 +90,15 @@ class Constraint:
     def active(self) -> bool:
         return bool(self.allowlist or self.blocklist or self.pattern or self.hotwords)
 
+    @functools.cached_property
+    def digest(self) -> str:
+        """SHA-256 of the whole constraint (hex): what a result cache keys on, so a cached entry
+        does not keep up to a megabyte of hot words alive ("" when inactive)."""
+        if not self.active:
+            return ""
+        return hashlib.sha256(repr((self.allowlist, self.blocklist, self.pattern, self.hotwords)).encode("utf-8",
+                                                                                                        "surrogatepass")).hexdigest()
+
     def as_kwargs(self) -> dict[str, Any]:
         """The keywords of :meth:`ocrcore.OCREngine.ocr` that give exactly this constraint."""
         return {"allowlist": self.allowlist, "blocklist": self.blocklist, "pattern": self.pattern,
@@ -138,8 +148,13 @@ def parse_hotwords(value: str | Iterable[str] | Mapping[str, float]) -> tuple[tu
 
 
 def read_hotwords_file(path: Path) -> tuple[tuple[str, float], ...]:
-    """Hot words from a UTF-8 file: one ``term`` or ``term:weight`` per line (``#`` comments)."""
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.lstrip().startswith("#")]
+    """Hot words from a UTF-8 file: one ``term`` or ``term:weight`` per line (``#`` comments).
+    Raises :class:`VocabularyError` for a file that is not UTF-8, ``OSError`` for one unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise VocabularyError(f"hot words file {path}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
     return parse_hotwords([ln for ln in lines if ln.strip()])
 
 
@@ -178,6 +193,7 @@ class LineDecoder:
         if not allowed.any():
             raise VocabularyError("the allowlist/blocklist leaves no character this model can read")
         self.masked = bool(constraint.allowlist or constraint.blocklist)
+        self._listed = allowed.copy()  # what the allowlist/blocklist allow (a free reading's characters)
         self.mask_names = "+".join(x for x in ("allowlist", "blocklist") if getattr(constraint, x))
         if constraint.pattern:
             self.dfa, self.dfa_group, self.dfa_accept = compile_pattern(constraint.pattern, charset)
@@ -190,12 +206,19 @@ class LineDecoder:
             self.dfa_group = np.zeros(n, np.int32)
             self.dfa_accept = np.ones(1, bool)
         self.allowed = np.flatnonzero(allowed).astype(np.int32)
-        self.trie = build_trie(constraint.hotwords, {ch: i for i, ch in enumerate(charset) if i}, boost)
+        self._class_of = _class_index(charset)
+        self.trie = build_trie(constraint.hotwords, self._class_of, boost)
 
     @property
     def searches(self) -> bool:
         """True when decoding needs the beam search (pattern or hot words)."""
         return bool(self.constraint.pattern or self.constraint.hotwords)
+
+    @property
+    def only_hotwords(self) -> bool:
+        """True when the constraint only biases (hot words, no list or pattern): every line the
+        hot words do not shape must read as without them, lone glyphs and second readings too."""
+        return not self.masked and not self.constraint.pattern
 
     def decode(self, probs: np.ndarray, greedy: tuple[np.ndarray, np.ndarray]) -> Decoded:
         """One line: ``probs`` float32 (T, C), ``greedy`` its unconstrained ``(labels, probs)``
@@ -225,10 +248,33 @@ class LineDecoder:
             return self._decoded(base, base_name)
         return self._decoded((labels, k.ctc_align(probs, labels)), "+".join([*names, "hotwords"]))
 
+    def admits(self, text: str, decoded: Decoded) -> bool:
+        """Whether ``text`` (``decoded.text`` changed after decoding, e.g. with the free reading's
+        spaces put back, ocrcore.engine.carry_spaces) is still a reading this constraint allows:
+        every character allowed by the allowlist/blocklist and, if the pattern shaped the line, the
+        whole text accepted by the pattern's automaton."""
+        ids = [self._class_of.get(ch, -1) for ch in text]
+        if any(i < 0 or not self._listed[i] for i in ids):
+            return False
+        if not (decoded.constraint and "pattern" in decoded.constraint.split("+")):
+            return True
+        state = 0
+        for i in ids:
+            state = int(self.dfa[state, self.dfa_group[i]])
+            if state < 0:
+                return False
+        return bool(self.dfa_accept[state])
+
     def _decoded(self, path: tuple[np.ndarray, np.ndarray], name: str | None, fallback: bool = False) -> Decoded:
         labels, label_probs = path
         text = "".join(self.charset[labels]).strip()
         return Decoded(text, _mean(label_probs), name, fallback)
+
+
+@functools.lru_cache(maxsize=4)
+def _class_index(charset: tuple[str, ...]) -> dict[str, int]:
+    """Character -> class id (blank excluded), one per charset for every cached decoder."""
+    return {ch: i for i, ch in enumerate(charset) if i}
 
 
 def _mean(p: np.ndarray) -> float:
@@ -352,8 +398,10 @@ def build_trie(hotwords: tuple[tuple[str, float], ...], class_of: Mapping[str, i
             np.array(end, bool))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def line_decoder(constraint: Constraint, charset: tuple[str, ...], beam: int = BEAM_WIDTH,
                  boost: float = HOTWORD_BOOST) -> LineDecoder:
-    """The compiled decoder of ``constraint`` for ``charset`` (cached: requests repeat them)."""
+    """The compiled decoder of ``constraint`` for ``charset`` (cached: requests repeat them).
+    16 kept: the largest allowed constraint (5,000 hot words of 64 characters) compiles in about
+    a second and keeps ~7 MB (its trie), so the cache stays under ~120 MB."""
     return LineDecoder(constraint, charset, beam=beam, boost=boost)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartParser
 
 from .auth import caller_identity
 from .errors import ApiError
@@ -33,6 +36,40 @@ class ImageInput:
 
 # Options a client may send in the body as well as in the query string (ocrcore.vocab).
 BODY_OPTIONS = ("allowlist", "blocklist", "pattern", "hotwords")
+
+
+class _OptionsParser(MultiPartParser):
+    """starlette's multipart parser, noting which of :data:`BODY_OPTIONS` are not text in the
+    part's charset (UTF-8 unless the request names another): starlette decodes those as
+    Latin-1 without a word, which would turn an allowlist or hot words into other characters."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.not_text: list[str] = []
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is None and part.field_name in BODY_OPTIONS:
+            try:
+                bytes(part.data).decode(self._charset or "utf-8")
+            except (UnicodeDecodeError, LookupError):
+                self.not_text.append(part.field_name)
+        super().on_part_end()
+
+
+def _not_utf8(name: str, where: str) -> ApiError:
+    return ApiError(422, "invalid_constraint", f"{name} ({where}) is not valid UTF-8 text")
+
+
+def check_query_options(query_string: bytes) -> None:
+    """422 ``invalid_constraint`` if a :data:`BODY_OPTIONS` value of the raw query string is not
+    UTF-8 once percent-decoded (starlette would put U+FFFD in its place without a word)."""
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
+        if name in BODY_OPTIONS:
+            try:
+                value.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                raise _not_utf8(name, "query") from None
 
 
 def decode_base64(value: Any) -> bytes:
@@ -63,15 +100,21 @@ async def read_image(request: Request) -> ImageInput:
     Raises :class:`~ocrservice.errors.ApiError` (400 malformed body, 415 unaccepted Content-Type,
     422 missing field, 404/413/502 for an S3 key) before any OCR work is admitted."""
     uploads: Uploads = request.app.state.uploads
+    check_query_options(request.scope.get("query_string", b""))
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         try:
-            form = await request.form(max_files=4, max_fields=16)
+            async with aclosing(request.stream()) as stream:
+                parser = _OptionsParser(request.headers, stream, max_files=4, max_fields=16)
+                form = await parser.parse()
         except ApiError:
             raise
         except Exception as exc:
-            raise ApiError(400, "invalid_multipart", f"could not parse the multipart body: {exc}") from None
+            detail = getattr(exc, "message", None) or exc
+            raise ApiError(400, "invalid_multipart", f"could not parse the multipart body: {detail}") from None
         try:
+            if parser.not_text:
+                raise _not_utf8(parser.not_text[0], "multipart field")
             part = form.get("image")
             if part is None:
                 got = ", ".join(repr(k) for k in form) or "none"
@@ -93,6 +136,10 @@ async def read_image(request: Request) -> ImageInput:
         if not isinstance(payload, dict):
             raise ApiError(422, "missing_field", 'expected a JSON object: {"image_base64": "..."} or {"s3_key": "..."}')
         options = {k: v for k in BODY_OPTIONS if isinstance(v := payload.get(k), str)}
+        for k in BODY_OPTIONS:
+            if payload.get(k) is not None and k not in options:
+                raise ApiError(422, "invalid_constraint", f"{k} must be a string (hot words: comma- or newline-separated, "
+                                                          f"each optionally term:weight), not {type(payload[k]).__name__}")
         if payload.get("image_base64") is not None:
             return ImageInput(decode_base64(payload["image_base64"]), "base64", options)
         if payload.get("s3_key") is not None:

@@ -142,7 +142,7 @@ class OCRService:
         use_cls = engine.config.use_cls if cls is None else bool(cls)
         use_orient = engine.config.orient if orient is None else bool(orient)
         constraint = engine.vocabulary.override(**(vocabulary or {}))
-        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint, bool(words), use_orient)
+        key: CacheKey = (hashlib.sha256(data).hexdigest(), bool(detect), use_cls, constraint.digest, bool(words), use_orient)
         return await self._run(key, lambda: engine.ocr(data, detect=detect, cls=use_cls, words=words, orient=use_orient,
                                                        **constraint.as_kwargs()), use_cache)
 
@@ -158,8 +158,8 @@ class OCRService:
         use_cls = engine.config.use_cls if cls is None else bool(cls)
         constraint = engine.vocabulary.override(**(vocabulary or {}))
         use_orient = engine.config.orient if orient is None else bool(orient)
-        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr), constraint,
-                use_orient, bool(words))
+        base = ("document", hashlib.sha256(data).hexdigest(), bool(detect), use_cls, pages or "", bool(force_ocr),
+                constraint.digest, use_orient, bool(words))
         if use_cache and not previews:
             hit = self.cache.get((*base, True))
             if hit is not None:

@@ -8,6 +8,9 @@ path's output bit for bit as it was (text, confidence, box of every line).
 
 ``--root`` is the source tree whose ``ocrcore`` is imported (first on ``sys.path``). Line sets
 are read with ``recognize_lines``, full-image sets with ``ocr``, as ``ocrcore.evaluate`` does.
+``--precision`` is pinned (default ``det=fp32,cls=fp32,rec=int8``, the small profile's choice on
+the machines measured): with ``auto`` each run times INT8 against FP32 again when the cached
+choice is stale, and two runs that choose differently differ in every confidence.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ from pathlib import Path
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
 
-def dump(root: Path, out: Path, profile: str, sets: list[str] | None) -> None:
+def dump(root: Path, out: Path, profile: str, sets: list[str] | None, precision: str = "auto") -> None:
     sys.path.insert(0, str(root.resolve()))
     from ocrcore import OCREngine
     from ocrcore.decode import decode_image
     from ocrcore.evaluate import load_set
 
-    engine = OCREngine(profile=profile, threads=1)
+    engine = OCREngine(profile=profile, threads=1, precision=precision)
+    print(f"precisions: {engine.precisions}", file=sys.stderr)
     dirs = sorted(p for p in EVAL.iterdir() if (p / "labels.jsonl").exists()) if not sets else [EVAL / s for s in sets]
     result: dict[str, list] = {}
     for set_dir in dirs:
@@ -63,13 +67,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--profile", default="small")
     ap.add_argument("--sets", nargs="*", default=None)
+    ap.add_argument("--precision", default="det=fp32,cls=fp32,rec=int8", help="auto, int8, fp32 or per model")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("OLD", "NEW"))
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
     if not args.root or not args.out:
         ap.error("--root and --out (or --compare OLD NEW)")
-    dump(args.root, args.out, args.profile, args.sets)
+    dump(args.root, args.out, args.profile, args.sets, args.precision)
     return 0
 
 

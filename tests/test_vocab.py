@@ -236,3 +236,124 @@ def test_carry_spaces_keeps_the_free_readings_spaces_only_where_characters_line_
     assert carry_spaces("版本 Version 3.2", "版本Versi0n3.2") == "版本 Versi0n 3.2"  # one substitution: spaces kept
     assert carry_spaces("版本 Version 3.2", "版本Version3") == "版本Version3"  # lengths differ: as decoded
     assert carry_spaces("abc", "abd") == "abd"
+
+
+def test_admits_only_what_the_constraint_allows() -> None:
+    """A constrained reading changed after decoding (spaces put back) must still be one the
+    constraint allows: every character allowed, and the pattern's automaton accepting it."""
+    from ocrcore.vocab import Decoded
+
+    shaped = Decoded("ab1", 0.9, "pattern")
+    pattern = line_decoder(Constraint(pattern="[a-c]+1"), CHARSET)
+    assert pattern.admits("ab1", shaped) and not pattern.admits("ab 1", shaped)
+    spaced = line_decoder(Constraint(pattern="[a-c]+ 1"), CHARSET)
+    assert spaced.admits("ab 1", shaped) and not spaced.admits("ab1", shaped)
+    assert pattern.admits("xyz", Decoded("xyz", 0.9, None, pattern_fallback=True))  # a fallback is a free reading
+    digits = line_decoder(Constraint(allowlist="01"), CHARSET)
+    assert digits.admits("0110", Decoded("0110", 0.9, "allowlist")) and not digits.admits("01 10", Decoded("0110", 0.9))
+    assert line_decoder(Constraint(allowlist="01 "), CHARSET).admits("01 10", Decoded("0110", 0.9))
+    assert line_decoder(Constraint(hotwords=(("ab", 1.0),)), CHARSET).admits("ab 01", Decoded("ab01", 0.9, "hotwords"))
+
+
+def test_shaped_lines_get_spaces_back_only_where_the_constraint_allows_them(engine) -> None:
+    """The free reading's restored spaces are put back into a constrained line only if the
+    result still matches the pattern / uses allowed characters (a line that said "pattern" but
+    did not match it was the bug)."""
+    img = render_line("2024 03 15", 40)
+    assert engine.ocr(img, detect=False).lines[0].text == "2024 03 15"  # the free reading has the spaces
+    for kw in ({"pattern": r"\d{8}"}, {"allowlist": "0123456789"}):
+        line = engine.ocr(img, detect=False, **kw).lines[0]
+        assert line.constraint == next(iter(kw)) and line.text == "20240315", (kw, line)
+        assert engine.recognize_lines([img], **kw)[0][0] == "20240315"
+    assert engine.ocr(img, detect=False, pattern=r"\d{4} \d{2} \d{2}").lines[0].text == "2024 03 15"
+    assert engine.ocr(img, detect=False, allowlist="0123456789 ").lines[0].text == "2024 03 15"
+
+
+def test_hotwords_file_that_is_not_utf8(tmp_path: Path, capsys) -> None:
+    from ocrcore.cli import main
+    from ocrcore.vocab import read_hotwords_file
+
+    bad = tmp_path / "hot.txt"
+    bad.write_bytes("阿莫西林\n".encode("gbk"))
+    with pytest.raises(VocabularyError, match="not UTF-8"):
+        read_hotwords_file(bad)
+    assert main(["--hotwords", str(bad), str(tmp_path / "any.png")]) == 2  # stops before loading a model
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+def test_api_options_that_are_not_utf8_text(server: str) -> None:
+    """Invalid UTF-8 in a vocabulary option (query or multipart field) and a non-string JSON option
+    are a 422 invalid_constraint, not a silently different constraint (starlette would decode
+    them as U+FFFD or Latin-1)."""
+    import base64
+
+    data = png_bytes(render_line("12.50", 40))
+    url = f"{server}/api/ocr?detect=false"
+    r = httpx.post(url + "&allowlist=%FF%FE0", files={"image": ("l.png", data, "image/png")}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_constraint" and "allowlist" in r.text
+    boundary = "vocabtest"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="l.png"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode() + data + (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="hotwords"\r\n\r\n').encode() + \
+        "阿莫西林".encode("gbk") + f"\r\n--{boundary}--\r\n".encode()
+    r = httpx.post(url, content=body, headers={"content-type": f"multipart/form-data; boundary={boundary}"}, timeout=120)
+    assert r.status_code == 422 and "hotwords" in r.json()["error"]["message"]
+    r = httpx.post(url, json={"image_base64": base64.b64encode(data).decode(), "hotwords": ["12.50"]}, timeout=120)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_constraint"
+    ok = httpx.post(url, content=body.replace("阿莫西林".encode("gbk"), "阿莫西林".encode()),
+                    headers={"content-type": f"multipart/form-data; boundary={boundary}"}, timeout=120)
+    assert ok.status_code == 200 and ok.json()["success"] is True
+
+
+def test_hotwords_leave_pages_without_them_as_they_were(engine) -> None:
+    """Lines without the terms are unchanged on whole pages too: the lone glyphs (table cells,
+    fields), the second readings of coloured or tall lines and the upside-down lines turned
+    (ocrcore.orientation) are read as without hot words."""
+    from ocrcore.synth_marks import fonts_available, render_lone_glyphs, render_marked_text
+    from ocrcore.synth_pages import mixed_page, vertical_header_table
+
+    if not fonts_available():
+        pytest.skip("DejaVu/Liberation/WenQuanYi fonts not installed")
+    terms = sets.domain_terms(500)
+    pages = [render_lone_glyphs(seed)[0] for seed in range(6)] + [render_marked_text(seed)[0] for seed in range(4)]
+    pages += [mixed_page(3000 + seed).image for seed in range(3)] + [vertical_header_table(seed).image for seed in range(2)]
+    for n, img in enumerate(pages):
+        free = [(line.text, line.confidence, line.box) for line in engine.ocr(img).lines]
+        biased = engine.ocr(img, hotwords=terms).lines
+        assert [(line.text, line.confidence, line.box) for line in biased] == free, n
+        assert not any(line.constraint for line in biased)
+
+
+def test_constrained_pages_read_upside_down_lines_turned(engine) -> None:
+    """An upside-down line on an upright page is turned before the constraint decodes it (read
+    as it lies, an allowlist made digits of it and hot words garbage)."""
+    from ocrcore.synth_pages import mixed_page
+
+    for seed in range(3):
+        page = mixed_page(3000 + seed)
+        free = [line.text for line in engine.ocr(page.image).lines]
+        assert [line.text for line in engine.ocr(page.image, blocklist="¤").lines] == free, seed
+
+
+def test_hostile_constraints_fail_fast_with_a_vocabulary_error() -> None:
+    """What a hostile caller may send (docs/vocabulary.md, "Hostile inputs"): each one a
+    VocabularyError (HTTP 422) from bounded work, never a runaway compile; patterns that make
+    backtracking engines explode are just small DFAs here."""
+    for pattern in ("a{1000}", "(.*){1000}", "(ab|cd|ef|gh|ij|kl|mn|op|qr|st|uv|wx|yz){1,60}", r"(a)\1", "a{2,1}"):
+        with pytest.raises(VocabularyError):
+            line_decoder(Constraint(pattern=pattern), CHARSET)
+    for pattern in ("(a|aa)*b", "(a*)*b", "(x+x+)+y"):
+        assert line_decoder(Constraint(pattern=pattern), CHARSET).dfa.shape[0] <= 16, pattern  # a few states, not 2^n
+    for weight in ("nan", "inf", "-1", "1e309"):
+        with pytest.raises(VocabularyError):
+            Constraint(hotwords=parse_hotwords(f"term:{weight}"))
+    with pytest.raises(VocabularyError, match="limit"):
+        parse_hotwords(",".join(f"t{i}" for i in range(100_000)))
+
+
+def test_constraint_digest_keys_the_result_cache() -> None:
+    a = Constraint(allowlist="01", hotwords=(("阿莫西林", 2.0),))
+    assert a.digest == Constraint(allowlist="01", hotwords=(("阿莫西林", 2.0),)).digest
+    assert a.digest != Constraint(allowlist="01", hotwords=(("阿莫西林", 1.0),)).digest
+    assert a.digest != Constraint(blocklist="01", hotwords=(("阿莫西林", 2.0),)).digest
+    assert Constraint().digest == "" and len(Constraint(hotwords=(("\ud800", 1.0),)).digest) == 64  # lone surrogate (JSON)

@@ -739,6 +739,14 @@ def test_vocabulary_options(server, browser, tmp_path):
     line = answers[-1].json()["text"][0]
     assert line["constraint"] == "allowlist" and set(line["text"]) <= set("0123456789.")
     assert line["text"] in page.locator("#lines .line").first.inner_text()
+    assert page.locator("#lines .line .shaped").first.inner_text() == "allowlist"  # which option shaped it
+    page.fill("#opt-allowlist", "")
+    page.fill("#opt-blocklist", "Oo")
+    page.click("#run-btn")
+    page.wait_for_function("!document.getElementById('run-btn').disabled")
+    assert "blocklist=Oo" in ocr_urls[-1] and "allowlist" not in ocr_urls[-1]
+    line = answers[-1].json()["text"][0]
+    assert line["constraint"] == "blocklist" and not set(line["text"]) & set("Oo")
     page.fill("#opt-pattern", "([0-9")
     page.click("#run-btn")
     page.wait_for_function("!document.getElementById('run-btn').disabled")

@@ -30,7 +30,7 @@
       invalid_multipart: ["上传出错", "服务器无法解析上传的文件。请重试。"],
       invalid_base64: ["请求格式错误", "图片数据的 base64 编码无效。"],
       missing_field: ["请求缺少图片", "请求中没有图片。请重新选择文件后重试。"],
-      invalid_constraint: ["识别选项有误", "“只识别这些字符”、“格式”或“热词”无法使用（详见下方服务器说明）。请修改后重试。"],
+      invalid_constraint: ["识别选项有误", "“只识别这些字符”、“不识别这些字符”、“格式”或“热词”无法使用（详见下方服务器说明）。请修改后重试。"],
       invalid_parameter: ["识别选项无效", "服务器不接受这些识别选项。请刷新页面后重试。"],
       not_found: ["找不到服务", "服务器上没有这个地址。请检查 API 地址设置。"],
       method_not_allowed: ["请求方式错误", "服务器不接受这种请求方式。请检查 API 地址设置。"],
@@ -68,7 +68,7 @@
       invalid_multipart: ["Upload error", "The server couldn't read the uploaded file. Try again."],
       invalid_base64: ["Malformed request", "The image data is not valid base64."],
       missing_field: ["No image in the request", "The request carried no image. Choose the file again and retry."],
-      invalid_constraint: ["Check the options", "The allowed characters, the shape or the hot words can't be used (the server's detail is below). Change them and retry."],
+      invalid_constraint: ["Check the options", "The allowed or refused characters, the shape or the hot words can't be used (the server's detail is below). Change them and retry."],
       invalid_parameter: ["Invalid options", "The server refused these recognition options. Reload the page and try again."],
       not_found: ["Service not found", "The server has no such address. Check the API address setting."],
       method_not_allowed: ["Wrong request method", "The server doesn't accept this kind of request. Check the API address setting."],
@@ -121,6 +121,9 @@
       optPages: "PDF 页码（留空 = 全部）",
       optForceOcr: "PDF 中已有文字的页面也重新识别",
       optAllowlist: "只识别这些字符（留空 = 不限）",
+      optBlocklist: "不识别这些字符",
+      shapedBy: "识别受此选项约束",
+      patternFallback: "不符合格式",
       optPattern: "格式（正则表达式，如车牌）",
       optHotwords: "热词（逗号分隔，可写 词:权重）",
       clsDefault: (on) => `（服务器默认：${on ? "开" : "关"}）`,
@@ -198,6 +201,9 @@
       optPages: "PDF pages (empty = all)",
       optForceOcr: "OCR PDF pages that already have text, too",
       optAllowlist: "Only these characters (empty = any)",
+      optBlocklist: "Never these characters",
+      shapedBy: "read under this option",
+      patternFallback: "shape not matched",
       optPattern: "Shape (regular expression, e.g. a plate)",
       optHotwords: "Hot words (comma-separated, term:weight allowed)",
       clsDefault: (on) => `(server default: ${on ? "on" : "off"})`,
@@ -711,7 +717,7 @@
     if (pages) q.set("pages", pages);
     if (el.optForceOcr.checked) q.set("force_ocr", "true");
     // Domain vocabulary (docs/vocabulary.md): sent only when filled in.
-    for (const name of ["allowlist", "pattern", "hotwords"]) {
+    for (const name of ["allowlist", "blocklist", "pattern", "hotwords"]) {
       const value = $(`opt-${name}`).value.trim();
       if (value) q.set(name, value);
     }
@@ -972,6 +978,15 @@
       const text = document.createElement("span");
       text.className = "text";
       text.textContent = line.text;
+      // Which vocabulary option shaped the line (docs/vocabulary.md), or that its shape was not matched.
+      const shaped = [line.constraint, line.pattern_fallback ? t("patternFallback") : ""].filter(Boolean).join(" · ");
+      if (shaped) {
+        const tag = document.createElement("small");
+        tag.className = "shaped";
+        tag.textContent = shaped;
+        tag.title = t("shapedBy");
+        text.append(" ", tag);
+      }
       const conf = document.createElement("span");
       conf.className = `conf ${confClass(line.confidence)}`;
       conf.textContent = `${(line.confidence * 100).toFixed(1)}%`;

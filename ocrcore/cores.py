@@ -80,6 +80,20 @@ class CorePool:
             if depth == 0:
                 self._give(1)
 
+    @contextmanager
+    def lent(self) -> Iterator[None]:
+        """Give the core this thread holds (:meth:`hold`) back for the duration, e.g. while it
+        waits for a lock, so other work can use it; take one again (blocking) on exit. Nothing
+        happens for a thread that holds none."""
+        held = getattr(_HELD, "depth", 0) > 0
+        if held:
+            self._give(1)
+        try:
+            yield
+        finally:
+            if held:
+                self._take(1, block=True)
+
     def try_take(self, n: int) -> bool:
         """Take ``n`` extra cores now if they are free and nobody waits; pair with :meth:`give`."""
         return n <= 0 or self._take(n, block=False)

@@ -7,6 +7,7 @@ one input; boxes from the tiles are merged back in page coordinates.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -55,6 +56,15 @@ class DetParams:
     # ...and only images at least this big on their short side: at their own size the cells of a
     # 165x222 table of single glyphs (synth_marks) merged into rows and 一 read as 二.
     native_min_side: int = 320
+    # Whole-page inputs of more than this many pixels run one at a time per engine; a request
+    # waiting for its turn lends its core to the running detection (which may then take the
+    # multi-threaded session). A 1280x960 page's activations are ~200 MB, and two at once made
+    # most of the service's peak RSS. 2 users, small, 2 cores, back to back: VmHWM 532 -> 469
+    # and 477 MB, images/min 144.9 -> 142.6 and 135.8, p95 1.396 -> 1.432 and 1.727 s (noisy);
+    # with RecParams.max_batch_pixels halved too, VmHWM 496-507 MB at 151-153 images/min
+    # (docs/performance.md). Tiles of long images are bounded by their size and stay parallel.
+    # 0 = no limit.
+    exclusive_pixels: int = 600_000
 
 
 def order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -308,12 +318,25 @@ class Detector:
         self.cores = cores
         self.params = params or DetParams()
         self._input = session.get_inputs()[0].name
+        self._exclusive = threading.Lock()  # see DetParams.exclusive_pixels
 
-    def _run(self, tensor: np.ndarray, wide: bool | None) -> np.ndarray:
-        """The probability map (H, W) of one input tensor: on the wide session when asked
-        (``wide=True``) or, by default, when its extra cores can be taken now; else on the
-        single-threaded one. (Running at most one detector at a time would save 35 MB of peak
-        RSS under the 2-user load and cost 14% of its throughput: docs/performance.md.)"""
+    def _run(self, tensor: np.ndarray, wide: bool | None, exclusive: bool = False) -> np.ndarray:
+        """The probability map (H, W) of one (1, 3, H, W) float32 input: on the wide session
+        when asked (``wide=True``) or, by default, when its extra cores can be taken now; else on
+        the single-threaded one. ``exclusive`` inputs over ``exclusive_pixels`` wait for any other
+        such input to finish, without holding a core meanwhile (``DetParams.exclusive_pixels``)."""
+        limit = self.params.exclusive_pixels
+        if (exclusive and limit and wide is not True and self.cores is not None and self.cores.size > 1
+                and tensor.shape[2] * tensor.shape[3] > limit):
+            with self.cores.lent():
+                self._exclusive.acquire()
+            try:
+                return self._run_now(tensor, wide)
+            finally:
+                self._exclusive.release()
+        return self._run_now(tensor, wide)
+
+    def _run_now(self, tensor: np.ndarray, wide: bool | None) -> np.ndarray:
         extra = self.cores.size - 1 if self.cores is not None else 0
         if (self.wide_session is not None and extra > 0 and wide is not False
                 and (wide or self.cores.try_take(extra))):  # type: ignore[union-attr]
@@ -325,14 +348,15 @@ class Detector:
         return self.session.run(None, {self._input: tensor})[0][0, 0]
 
     def _detect_one(self, img: np.ndarray, upscale: bool = True, wide: bool | None = None,
-                    scale: float = 1.0) -> list[tuple[np.ndarray, float]]:
+                    scale: float = 1.0, exclusive: bool = False) -> list[tuple[np.ndarray, float]]:
         """Detect on one image that fits a single input; quads in ``img`` pixels. ``upscale``
         raises a short side below ``min_side`` toward it (small images' small text); ``scale``
-        > 1 shrinks the input by that factor first (tiles whose text is big)."""
+        > 1 shrinks the input by that factor first (tiles whose text is big); ``exclusive``: a
+        whole page, subject to ``exclusive_pixels``."""
         h, w = img.shape[:2]
         p = self.params
         rh, rw = det_input_size(int(round(h / scale)), int(round(w / scale)), p.max_side, p.min_side if upscale else 0)
-        prob = self._run(det_tensor(img, (rh, rw)), wide)
+        prob = self._run(det_tensor(img, (rh, rw)), wide, exclusive)
         sx, sy = w / rw, h / rh
         out = []
         for quad, score in boxes_from_prob(prob, p):
@@ -354,10 +378,10 @@ class Detector:
             boxes = None
             raised = det_input_size(h, w, p.max_side, p.min_side)[0] / max(1, det_input_size(h, w, p.max_side, 0)[0])
             if p.native_first and raised >= p.native_first and short_side >= p.native_min_side:  # own size first
-                native = self._detect_one(img, upscale=False, wide=wide)
+                native = self._detect_one(img, upscale=False, wide=wide, exclusive=True)
                 boxes = native if text_is_big(native, p) else None
             if boxes is None:
-                boxes = self._detect_one(img, wide=wide)
+                boxes = self._detect_one(img, wide=wide, exclusive=True)
         else:
             horizontal = w > h
             tile = min(long_side, max(short_side, int(p.max_side * 0.75)))

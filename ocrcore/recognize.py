@@ -52,11 +52,13 @@ class RecParams:
     # recognition time on receipts and screenshots by ~20% for 0.05-0.15 points of char accuracy
     # on the eval line sets, 160 cost 0.15-0.2 and no padding 1-2 (docs/accuracy.md).
     min_width: int = 192
-    # Split a batch when its padded pixels would exceed this: 4 lines of 960 px. The network's
+    # Split a batch when its padded pixels would exceed this: 4 lines of 480 px. The network's
     # softmax over 18,710 classes is 75 KB per time step (8 px), twice over inside ONNX Runtime
     # (logits and probabilities): at the former 8 x 1600 px a batch of wide lines peaked at
-    # 240 MB, now at 72 MB, at no measured cost (batching saves little, see batch_size).
-    max_batch_pixels: int = 4 * 48 * 960
+    # 240 MB, at 4 x 960 px 72 MB, now 36 MB, at no measured cost (batching saves little, see
+    # batch_size; with DetParams.exclusive_pixels, 2-user load test VmHWM 532-535 -> 496-507 MB,
+    # images/min 145-147 -> 151-153, 2026-12-01, docs/performance.md).
+    max_batch_pixels: int = 4 * 48 * 480
     # Lines wider than ``squeeze_from`` pixels at ``height`` are narrowed to ``squeeze`` of their
     # width (never below ``squeeze_from``); None = the profile's value (:data:`PROFILE_SQUEEZE`).
     squeeze_from: int = 320

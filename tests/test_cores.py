@@ -100,3 +100,73 @@ def test_try_take_respects_waiters_and_hold_is_reentrant() -> None:
     assert pool.free == 2
     with pytest.raises(ValueError):
         CorePool(0)
+
+
+def test_a_lent_core_is_free_while_lent_and_taken_back_after() -> None:
+    pool = CorePool(2)
+    with pool.hold():
+        assert pool.free == 1
+        with pool.lent():
+            assert pool.free == 2
+        assert pool.free == 1
+    with pool.lent():  # holding none: nothing to lend
+        assert pool.free == 2
+    assert pool.free == 2
+
+
+@pytest.mark.parametrize("limit, most_at_once", [(600_000, 1), (0, 2)])
+def test_large_page_detections_run_one_at_a_time(limit: int, most_at_once: int) -> None:
+    """DetParams.exclusive_pixels: two requests detecting 1280x960 pages at once run their
+    detections one after the other (each ~200 MB of activations), the waiting one lending its
+    core; with no limit they overlap. Real tiny detector, its session wrapped to count runs."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from ocrcore.detect import Detector, DetParams
+    from ocrcore.runtime import make_session
+
+    from .helpers import ROOT
+
+    model = Path(ROOT) / "models" / "build" / "tiny" / "det.fp32.onnx"
+    pool = CorePool(2)
+    detector = Detector(make_session(model, 1), DetParams(exclusive_pixels=limit), cores=pool)
+    state = {"now": 0, "most": 0, "lent_seen": False}
+    lock = threading.Lock()
+    run = detector.session.run
+
+    class Counting:
+        def run(self, names, feeds):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            try:
+                time.sleep(0.2)  # make the two calls overlap if nothing stops them
+                with lock:  # by now the other request waits: its core is free for this one
+                    state["lent_seen"] |= pool.free > 0
+                return run(names, feeds)
+            finally:
+                with lock:
+                    state["now"] -= 1
+
+        def get_inputs(self):
+            return detector.session.get_inputs()
+
+    detector.session = Counting()  # type: ignore[assignment]
+    page = np.full((960, 1280, 3), 255, np.uint8)
+    barrier = threading.Barrier(2)
+
+    def request() -> None:
+        with pool.hold():
+            barrier.wait()
+            detector.detect(page, wide=False)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state["most"] == most_at_once
+    if limit:
+        assert state["lent_seen"], "the waiting request kept its core"
+    assert pool.free == 2

@@ -141,9 +141,9 @@ def test_small_image_with_big_text_is_detected_at_its_own_size(small: OCREngine,
     calls: list[bool] = []
     real = Detector._detect_one
 
-    def spy(self, img, upscale=True, wide=None, scale=1.0):
+    def spy(self, img, upscale=True, wide=None, scale=1.0, exclusive=False):
         calls.append(upscale)
-        return real(self, img, upscale, wide, scale)
+        return real(self, img, upscale, wide, scale, exclusive)
 
     monkeypatch.setattr(Detector, "_detect_one", spy)
     big, big_truth = render_scroll(21, 420, 900, n_lines=14, sizes=(28, 30))

@@ -200,9 +200,3 @@ def fix_unsure_lines(crops: list[np.ndarray], texts: list[tuple[str, float]], cl
         if conf >= first_conf + FLIP_GAIN or (sparse(first, crop) and not sparse(text, crop) and conf >= first_conf):
             crops[i], texts[i] = crop, read
     return crops, texts
-    turned = [np.ascontiguousarray(crops[i][::-1, ::-1]) for i in turn]
-    crops, texts = list(crops), list(texts)
-    for i, crop, read in zip(turn, turned, reader.recognize(turned)):
-        if read[1] >= max(TURNED_MIN, texts[i][1] + FLIP_GAIN) and len("".join(read[0].split())) >= MIN_TURNED_CHARS:
-            crops[i], texts[i] = crop, read
-    return crops, texts

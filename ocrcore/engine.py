@@ -198,17 +198,17 @@ class OCREngine:
             glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
             timings["glyph_search"] = time.perf_counter() - t_g
         glyph_texts: list[tuple[str, float]] = []
+        # Lines against the page's grain (orientation.py), on documents: on photos of scenes an
+        # unsure word is a hard word, and read turned it came back as confident garbage (IC15).
+        clean = is_clean_page(img)
+        turn_unsure = use_orient and not use_cls and bool(crops) and clean
         if decoder is None:
             readings = self.recognizer.recognize_detailed(crops)
             t4 = time.perf_counter()
-            # Lines against the page's grain (orientation.py), on documents: on photos of scenes an
-            # unsure word is a hard word, and read turned it came back as confident garbage (IC15).
-            clean = is_clean_page(img)
-            if use_orient and not use_cls and crops and clean:
-                fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) for r in readings], self.classifier, self.recognizer)
-                turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
-                for i, r in zip(turned, self.recognizer.recognize_detailed([fixed[i] for i in turned])):
-                    crops[i], readings[i], flipped[i] = fixed[i], r, not flipped[i]
+            if turn_unsure:
+                turned = self._turn_unsure(crops, [(r.text, r.confidence) for r in readings], flipped)
+                for i, r in zip(turned, self.recognizer.recognize_detailed([crops[i] for i in turned])):
+                    readings[i] = r
                 timings["orient"] += time.perf_counter() - t4
             texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]] = [
                 self._read_line(c, r, q, f, words) for c, r, q, f in zip(crops, readings, quads, flipped)]
@@ -218,15 +218,12 @@ class OCREngine:
             greedy: list[LineReading | None] = [None] * len(crops)
             decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
             t4 = time.perf_counter()
-            clean = is_clean_page(img)
-            if use_orient and not use_cls and crops and clean:  # as above, judged on the free readings
-                fixed, _ = fix_unsure_lines(crops, [(r.text, r.confidence) if r else ("", 0.0) for r in greedy],
-                                            self.classifier, self.recognizer)
-                turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
+            if turn_unsure:  # as above, judged on the free readings
+                turned = self._turn_unsure(crops, [(r.text, r.confidence) if r else ("", 0.0) for r in greedy], flipped)
                 again: list[LineReading | None] = [None] * len(turned)
-                for n, (i, d) in enumerate(zip(turned, self.recognizer.recognize_constrained([fixed[i] for i in turned],
+                for n, (i, d) in enumerate(zip(turned, self.recognizer.recognize_constrained([crops[i] for i in turned],
                                                                                             decoder, again))):
-                    crops[i], greedy[i], decoded[i], flipped[i] = fixed[i], again[n], d, not flipped[i]
+                    greedy[i], decoded[i] = again[n], d
                 timings["orient"] += time.perf_counter() - t4
             texts = [self._read_line(c, r, q, f, words) if r is not None else ("", 0.0, None, None)
                      for c, r, q, f in zip(crops, greedy, quads, flipped)]
@@ -256,6 +253,16 @@ class OCREngine:
         timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
         return OCRResult(lines, w, h, timings, blocks, orientation=page.orientation, skew=page.skew)
+
+    def _turn_unsure(self, crops: list[np.ndarray], free: list[tuple[str, float]], flipped: list[bool]) -> list[int]:
+        """Turn the lines :func:`~ocrcore.orientation.fix_unsure_lines` finds upside down, given
+        their free readings ``free``: their crops replaced by the turned ones and their ``flipped``
+        toggled, in place. Returns their indices, for the caller to read them again its way."""
+        fixed, _ = fix_unsure_lines(crops, free, self.classifier, self.recognizer)
+        turned = [i for i, (a, b) in enumerate(zip(crops, fixed)) if a is not b]
+        for i in turned:
+            crops[i], flipped[i] = fixed[i], not flipped[i]
+        return turned
 
     def _second_readings(self, img: np.ndarray, quads: list[np.ndarray], crops: list[np.ndarray],
                          texts: list[tuple[str, float, tuple[Word, ...] | None, Decoded | None]],

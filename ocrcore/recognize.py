@@ -121,6 +121,11 @@ class Recognizer:
             out.append(max(1, int(math.ceil(natural))))
         return out
 
+    def _batch_input(self, crops: list[np.ndarray], widths: list[int], idx: list[int]) -> np.ndarray:
+        """The (B, 3, height, padded width) float32 input of the lines ``idx`` (:meth:`_padded`)."""
+        width = self._padded(max(widths[i] for i in idx))
+        return line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
+
     def _padded(self, width: int) -> int:
         """Input width for a batch whose widest line is ``width`` px: a multiple of 8, >= min_width."""
         return max(self.params.min_width, int(math.ceil(width / 8.0)) * 8)
@@ -133,8 +138,7 @@ class Recognizer:
         results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
 
         def run(idx: list[int]) -> list[tuple[str, float]]:
-            width = self._padded(max(widths[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
+            batch = self._batch_input(crops, widths, idx)
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
             return [("".join(self.charset[labels]).strip(), float(label_probs.mean()) if len(labels) else 0.0)
                     for labels, label_probs in greedy_collapse(best, best_p)]
@@ -155,11 +159,10 @@ class Recognizer:
         probs_name = self.session.get_outputs()[0].name
 
         def run(idx: list[int]) -> list[Decoded]:
-            width = self._padded(max(widths[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
+            batch = self._batch_input(crops, widths, idx)
             probs, best, best_p = self.session.run([probs_name, *GREEDY_OUTPUTS], {self._input: batch})
             if readings is not None:
-                for i, reading in zip(idx, self._readings(crops, idx, widths, width, best, best_p)):
+                for i, reading in zip(idx, self._readings(crops, idx, widths, batch.shape[3], best, best_p)):
                     readings[i] = reading
             return [decoder.decode(probs[b], greedy) for b, greedy in enumerate(greedy_collapse(best, best_p))]
 
@@ -175,10 +178,9 @@ class Recognizer:
         results: list[LineReading | None] = [None] * len(crops)
 
         def run(idx: list[int]) -> list[LineReading]:
-            width = self._padded(max(widths[i] for i in idx))
-            batch = line_tensor_batch([crops[i] for i in idx], self.params.height, width, [widths[i] for i in idx])
+            batch = self._batch_input(crops, widths, idx)
             best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: batch})
-            return self._readings(crops, idx, widths, width, best, best_p)
+            return self._readings(crops, idx, widths, batch.shape[3], best, best_p)
 
         self._run_batches(widths, run, results)
         return [r for r in results if r is not None]

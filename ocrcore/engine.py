@@ -25,7 +25,7 @@ from .models import profile_files
 from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
 from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, is_clean_page, suppress_colour
-from .recognize import PROFILE_SQUEEZE, LineReading, Recognizer, load_charset
+from .recognize import PROFILE_PACK, PROFILE_SQUEEZE, LineReading, Recognizer, load_charset
 from .runtime import configure_process, make_session
 from .spacing import restore_spaces
 from .types import Block, Line, OCRResult, Word
@@ -55,6 +55,8 @@ class OCREngine:
         rec_params = config.rec
         if rec_params.squeeze is None:
             rec_params = dataclasses.replace(rec_params, squeeze=PROFILE_SQUEEZE.get(config.profile))
+        if rec_params.pack_width is None:
+            rec_params = dataclasses.replace(rec_params, pack_width=PROFILE_PACK.get(config.profile, 0))
         self.recognizer = Recognizer(make_session(files.rec, 1, config.spin), load_charset(files.charset), rec_params,
                                      cores=self.cores)
         self.classifier = OrientationClassifier(make_session(files.cls, 1, config.spin))
@@ -203,7 +205,7 @@ class OCREngine:
         clean = is_clean_page(img)
         turn_unsure = use_orient and not use_cls and bool(crops) and clean
         if decoder is None:
-            readings = self.recognizer.recognize_detailed(crops)
+            readings = self.recognizer.recognize_detailed(crops, pack=clean)
             t4 = time.perf_counter()
             if turn_unsure:
                 turned = self._turn_unsure(crops, [(r.text, r.confidence) for r in readings], flipped)
@@ -216,7 +218,7 @@ class OCREngine:
                 glyph_texts = self._second_readings(img, quads, crops, texts, marks, glyph_quads, clean)
         else:  # lines a constraint shaped are taken as decoded (no spaces restored, no word boxes); the others as above
             greedy: list[LineReading | None] = [None] * len(crops)
-            decoded = self.recognizer.recognize_constrained(crops, decoder, greedy)
+            decoded = self.recognizer.recognize_constrained(crops, decoder, greedy, pack=clean)
             t4 = time.perf_counter()
             if turn_unsure:  # as above, judged on the free readings
                 turned = self._turn_unsure(crops, [(r.text, r.confidence) if r else ("", 0.0) for r in greedy], flipped)

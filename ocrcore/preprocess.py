@@ -254,15 +254,28 @@ def det_tensor(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def line_tensor_batch(crops: list[np.ndarray], height: int, width: int,
-                      widths: list[int] | None = None) -> np.ndarray:
+                      widths: list[int] | None = None,
+                      places: list[tuple[int, int]] | None = None,
+                      margins: list[tuple[int, int]] | None = None) -> np.ndarray:
     """Resize each line crop to ``height`` keeping its aspect ratio (or to ``widths[i]`` pixels
     wide when given), capped at ``width``, normalise to [-1, 1] and left-align into a
-    zero-padded (N, 3, height, width) float32 batch."""
-    out = np.zeros((len(crops), 3, height, width), dtype=np.float32)
+    zero-padded (N, 3, height, width) float32 batch. ``places`` (one ``(row, x)`` per crop) puts
+    crop i at x pixels of batch row ``row`` instead (several short lines sharing one row); the
+    batch then has max(row) + 1 rows and each crop is capped at ``width - x``. ``margins`` (one
+    ``(left, right)`` per crop, pixels) extends crop i by its edge columns on either side, so
+    the gap between two lines of a row is their own background rather than padding."""
+    rows = len(crops) if places is None else max(r for r, _ in places) + 1
+    out = np.zeros((rows, 3, height, width), dtype=np.float32)
     for i, crop in enumerate(crops):
         h, w = crop.shape[:2]
+        row, x = (i, 0) if places is None else places[i]
         natural = int(np.ceil(height * w / max(h, 1))) if widths is None else widths[i]
-        rw = min(width, max(1, natural))
+        rw = min(width - x, max(1, natural))
         resized = cv2.resize(crop, (rw, height), interpolation=cv2.INTER_LINEAR)
-        normalize_to_chw(resized, REC_MEAN, REC_INV_STD, out[i])
+        if margins is not None and margins[i] != (0, 0):
+            left, right = margins[i]
+            right = max(0, min(right, width - x - rw))
+            resized = cv2.copyMakeBorder(resized, 0, 0, left, right, cv2.BORDER_REPLICATE)
+            x -= left
+        normalize_to_chw(resized, REC_MEAN, REC_INV_STD, out[row, :, :, x:])
     return out

@@ -73,6 +73,10 @@ class RecParams:
     # padding a line's left edge read as a stray glyph ("入 74.68").
     pack_width: int | None = None
     pack_gap: int = 32
+    # ...but lines narrower than this stay alone: lone glyphs (about as wide as tall) read by
+    # their neighbours' script when packed ("十" beside "No." came back "+", generated pages of
+    # ocrcore.synth_marks.render_lone_glyphs).
+    pack_from: int = 64
 
 
 # At 48 px a Latin character spans ~3 CTC time steps and a CJK one ~6, more than CTC needs, and
@@ -88,14 +92,14 @@ PROFILE_SQUEEZE = {"small": 0.75, "tiny": 1.0}
 
 # Receipts and screenshots are mostly short fragments (prices, labels), each padded to
 # ``min_width``: 40-60 per image, 1.26-1.69x the pixels of the lines themselves. Rows of 320 px
-# holding several, 32 px apart: recognition of the load mix's receipts and screenshots 0.80x
+# holding several, 32 px apart: recognition of the load mix's receipts and screenshots 0.79x
 # (widths 256: 0.87x, 384: 0.81x, 480: 0.85x; gaps 16-32 alike). Measured 2026-12-01 on every
-# full-page eval set (scripts/accuracy.py, same run): small equal or better on each (receipts
-# 0.9854/0.9125 -> 0.9862/0.9136, IC15 scenes, zh_real_dev, zh_smoke_full unchanged) but
-# Tesseract pages 0.9973 -> 0.9972 (= the FP32 pipeline unpacked). Only clean pages pack: on
-# photos of scenes IC15 lost 0.4 points of page F1 and 1.1 of line accuracy (neighbours of
-# another colour and size). Tiny lost 0.2 points of receipt and 0.15 of zh_real_dev line
-# accuracy: it never packs. Line sets are single crops and never pack (docs/accuracy.md).
+# full-page eval set (scripts/accuracy.py, same run, small auto): equal or better on each
+# (receipts 0.9854/0.9125 -> 0.9855/0.9130; IC15 scenes, Tesseract pages, zh_real_dev,
+# zh_smoke_full unchanged). Only clean pages pack: on photos of scenes IC15 lost 0.4 points of
+# page F1 and 1.1 of line accuracy (neighbours of another colour and size). Tiny lost 0.2 points
+# of receipt and 0.15 of zh_real_dev line accuracy: it never packs. Line sets are single crops
+# and never pack (docs/accuracy.md).
 PROFILE_PACK = {"small": 320, "tiny": 0}
 
 
@@ -119,14 +123,14 @@ class Recognizer:
 
     def _rows(self, widths: list[int], pack: bool) -> list[Row]:
         """The input rows of these lines: each line alone, except that with ``pack`` lines
-        narrower than ``min_width`` share rows of at most ``pack_width`` pixels, ``pack_gap``
-        apart (first fit, widest first)."""
+        narrower than ``min_width`` (and at least ``pack_from`` wide) share rows of at most
+        ``pack_width`` pixels, ``pack_gap`` apart (first fit, widest first)."""
         p = self.params
         capacity = (p.pack_width or 0) if pack else 0
         rows: list[Row] = []
         short: list[int] = []
         for i, w in enumerate(widths):
-            if capacity and _ceil8(w) < p.min_width:
+            if capacity and p.pack_from <= w and _ceil8(w) < p.min_width:
                 short.append(i)
             else:
                 rows.append([(i, 0)])

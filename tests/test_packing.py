@@ -32,12 +32,13 @@ def _recognizer(engine: OCREngine, **params: int) -> Recognizer:
 
 def test_short_lines_share_rows_within_their_width(small: OCREngine) -> None:
     rec = _recognizer(small, pack_width=320, pack_gap=32)
-    widths = [90, 100, 150, 300, 60, 191, 500, 17, 120]
+    widths = [90, 100, 150, 300, 60, 191, 500, 17, 120, 70]
     rows = rec._rows(widths, pack=True)
     assert sorted(i for row in rows for i, _ in row) == list(range(len(widths)))  # every line once
+    assert [(4, 0)] in rows and [(7, 0)] in rows  # narrower than pack_from (lone glyphs): alone
     for row in rows:
         if len(row) > 1:
-            assert all(rec._padded(widths[i]) == rec.params.min_width for i, _ in row)  # only short lines
+            assert all(widths[i] >= 64 and rec._padded(widths[i]) == rec.params.min_width for i, _ in row)  # only short lines
             assert rec._row_width(row, widths) <= 320
         assert row[0][1] == 0
         for (i, x), (_, nxt) in itertools.pairwise(row):

@@ -16,6 +16,7 @@ import onnxruntime as ort
 
 from .cores import CorePool
 from .preprocess import det_input_size, det_tensor
+from .runtime import release_free_heap
 
 
 @dataclass(frozen=True)
@@ -374,16 +375,19 @@ class Detector:
         pixels = tensor.shape[2] * tensor.shape[3]
         budget = self._budget
         if budget is None or wide is True or self.cores is None or self.cores.size < 2:
-            return self._run_now(tensor, wide)
-        if exclusive and not budget.take(pixels, block=False):
+            budget = None
+        elif exclusive and not budget.take(pixels, block=False):
             with self.cores.lent():
                 budget.take(pixels, block=True)
         elif not exclusive:
             budget.add(pixels)
+        if exclusive:  # under the page's activations, no free heap pages (6-22 MB, runtime.release_free_heap)
+            release_free_heap()
         try:
             return self._run_now(tensor, wide)
         finally:
-            budget.give(pixels)
+            if budget is not None:
+                budget.give(pixels)
 
     def _run_now(self, tensor: np.ndarray, wide: bool | None) -> np.ndarray:
         extra = self.cores.size - 1 if self.cores is not None else 0

@@ -79,7 +79,7 @@ clean:
 	rm -rf $(VENV) models/build .cache
 
 loadtest: setup
-	$(BIN)/python -m loadtest.run
+	$(BIN)/python -m loadtest.run --max-peak-rss 450
 
 soak: setup
 	$(BIN)/python -m loadtest.run --soak --requests 10000

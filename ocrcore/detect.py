@@ -16,6 +16,7 @@ import onnxruntime as ort
 
 from .cores import CorePool
 from .preprocess import det_input_size, det_tensor
+from .runtime import release_free_heap
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,15 @@ class DetParams:
     # ...and only images at least this big on their short side: at their own size the cells of a
     # 165x222 table of single glyphs (synth_marks) merged into rows and 一 read as 二.
     native_min_side: int = 320
-    # Whole-page inputs of more than this many pixels run one at a time per engine; a request
-    # waiting for its turn lends its core to the running detection (which may then take the
-    # multi-threaded session). A 1280x960 page's activations are ~200 MB, and two at once made
-    # most of the service's peak RSS. 2 users, small, 2 cores, back to back: VmHWM 532 -> 469
-    # and 477 MB, images/min 144.9 -> 142.6 and 135.8, p95 1.396 -> 1.432 and 1.727 s (noisy);
-    # with RecParams.max_batch_pixels halved too, VmHWM 496-507 MB at 151-153 images/min
-    # (docs/performance.md). Tiles of long images are bounded by their size and stay parallel.
-    # 0 = no limit.
-    exclusive_pixels: int = 600_000
+    # Detector inputs running at once total at most this many pixels per engine (a lone input
+    # always runs, whatever its size): a whole page that would go over waits for its turn,
+    # lending its core to the running work meanwhile; tiles of long images count but never wait.
+    # The activations cost ~150-200 bytes per input pixel (mem pattern on: 1280x960 +188 MB,
+    # 1024x768 +120, a 384x736 receipt +57), and the service's peak RSS under the 2-user load
+    # was a 1280x960 page's detection plus a second, smaller detection beside it (VmHWM 432-459
+    # MB); this lets two inputs of up to 600,000 pixels (the earlier one-large-page-at-a-time
+    # ``exclusive_pixels``) or one 1280x960 page run, not both (docs/performance.md). 0 = no limit.
+    concurrent_pixels: int = 1_250_000
 
 
 def order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -304,6 +305,51 @@ def sort_reading_order(quads: list[np.ndarray]) -> list[int]:
     return order
 
 
+class PixelBudget:
+    """How many detector input pixels may run at once (``DetParams.concurrent_pixels``), shared
+    by the threads of one engine. Waiting takers are served in arrival order, so a large page is
+    not passed over by a stream of smaller ones; a taker finding nothing running always gets
+    in, whatever its size. Thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+        self._next = 0  # tickets of blocking takers: issued, and the one whose turn it is
+        self._turn = 0
+
+    def _fits(self, pixels: int) -> bool:
+        return self.used == 0 or self.used + pixels <= self.limit
+
+    def take(self, pixels: int, *, block: bool) -> bool:
+        """Count ``pixels`` as running if they fit now (or, ``block=True``, once they fit and
+        every earlier blocking taker got in); False when not blocking and they do not fit."""
+        with self._cond:
+            if not block:
+                if self._next != self._turn or not self._fits(pixels):
+                    return False
+                self.used += pixels
+                return True
+            ticket = self._next
+            self._next += 1
+            while self._turn != ticket or not self._fits(pixels):
+                self._cond.wait()
+            self._turn += 1
+            self.used += pixels
+            self._cond.notify_all()
+            return True
+
+    def add(self, pixels: int) -> None:
+        """Count ``pixels`` as running without waiting (tiles: bounded in size, run by helpers)."""
+        with self._cond:
+            self.used += pixels
+
+    def give(self, pixels: int) -> None:
+        with self._cond:
+            self.used -= pixels
+            self._cond.notify_all()
+
+
 class Detector:
     """PP-OCR DB detector on ONNX Runtime sessions (shared, thread-safe; no per-call state).
 
@@ -318,23 +364,30 @@ class Detector:
         self.cores = cores
         self.params = params or DetParams()
         self._input = session.get_inputs()[0].name
-        self._exclusive = threading.Lock()  # see DetParams.exclusive_pixels
+        limit = self.params.concurrent_pixels
+        self._budget = PixelBudget(limit) if limit > 0 else None
 
     def _run(self, tensor: np.ndarray, wide: bool | None, exclusive: bool = False) -> np.ndarray:
         """The probability map (H, W) of one (1, 3, H, W) float32 input: on the wide session
         when asked (``wide=True``) or, by default, when its extra cores can be taken now; else on
-        the single-threaded one. ``exclusive`` inputs over ``exclusive_pixels`` wait for any other
-        such input to finish, without holding a core meanwhile (``DetParams.exclusive_pixels``)."""
-        limit = self.params.exclusive_pixels
-        if (exclusive and limit and wide is not True and self.cores is not None and self.cores.size > 1
-                and tensor.shape[2] * tensor.shape[3] > limit):
+        the single-threaded one. Its pixels count against ``DetParams.concurrent_pixels``;
+        ``exclusive`` inputs (whole pages) wait for room, without holding a core meanwhile."""
+        pixels = tensor.shape[2] * tensor.shape[3]
+        budget = self._budget
+        if budget is None or wide is True or self.cores is None or self.cores.size < 2:
+            budget = None
+        elif exclusive and not budget.take(pixels, block=False):
             with self.cores.lent():
-                self._exclusive.acquire()
-            try:
-                return self._run_now(tensor, wide)
-            finally:
-                self._exclusive.release()
-        return self._run_now(tensor, wide)
+                budget.take(pixels, block=True)
+        elif not exclusive:
+            budget.add(pixels)
+        if exclusive:  # under the page's activations, no free heap pages (6-22 MB, runtime.release_free_heap)
+            release_free_heap()
+        try:
+            return self._run_now(tensor, wide)
+        finally:
+            if budget is not None:
+                budget.give(pixels)
 
     def _run_now(self, tensor: np.ndarray, wide: bool | None) -> np.ndarray:
         extra = self.cores.size - 1 if self.cores is not None else 0
@@ -352,7 +405,7 @@ class Detector:
         """Detect on one image that fits a single input; quads in ``img`` pixels. ``upscale``
         raises a short side below ``min_side`` toward it (small images' small text); ``scale``
         > 1 shrinks the input by that factor first (tiles whose text is big); ``exclusive``: a
-        whole page, subject to ``exclusive_pixels``."""
+        whole page, which waits for room under ``concurrent_pixels``."""
         h, w = img.shape[:2]
         p = self.params
         rh, rw = det_input_size(int(round(h / scale)), int(round(w / scale)), p.max_side, p.min_side if upscale else 0)

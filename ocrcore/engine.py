@@ -26,7 +26,7 @@ from .orientation import PageOrientation, find_orientation, fix_unsure_lines
 from .precision import Choice
 from .preprocess import ColourMarks, EnhanceMode, colour_fraction, colour_marks, enhance, is_clean_page, suppress_colour
 from .recognize import PROFILE_PACK, PROFILE_SQUEEZE, LineReading, Recognizer, load_charset
-from .runtime import configure_process, make_session
+from .runtime import configure_process, make_session, release_free_heap
 from .spacing import restore_spaces
 from .types import Block, Line, OCRResult, Word
 from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
@@ -139,8 +139,11 @@ class OCREngine:
         """
         constraint = self.vocabulary.override(allowlist=allowlist, blocklist=blocklist, pattern=pattern, hotwords=hotwords)
         decoder = self.decoder(constraint)
-        with self.cores.hold():
-            return self._ocr(image, detect, cls, enhance_mode, decoder, words, orient)
+        try:
+            with self.cores.hold():
+                return self._ocr(image, detect, cls, enhance_mode, decoder, words, orient)
+        finally:
+            release_free_heap()  # what the image's small blocks left in the heaps (runtime.release_free_heap)
 
     def _ocr(self, image: bytes | np.ndarray, detect: bool, cls: bool | None,
              enhance_mode: EnhanceMode | None, decoder: LineDecoder | None = None, words: bool = False,

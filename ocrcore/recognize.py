@@ -59,7 +59,7 @@ class RecParams:
     # softmax over 18,710 classes is 75 KB per time step (8 px), twice over inside ONNX Runtime
     # (logits and probabilities): at the former 8 x 1600 px a batch of wide lines peaked at
     # 240 MB, at 4 x 960 px 72 MB, now 36 MB, at no measured cost (batching saves little, see
-    # batch_size; with DetParams.exclusive_pixels, 2-user load test VmHWM 532-535 -> 496-507 MB,
+    # batch_size; with large page detections one at a time (now DetParams.concurrent_pixels), 2-user load test VmHWM 532-535 -> 496-507 MB,
     # images/min 145-147 -> 151-153, 2026-12-01, docs/performance.md).
     max_batch_pixels: int = 4 * 48 * 480
     # Lines wider than ``squeeze_from`` pixels at ``height`` are narrowed to ``squeeze`` of their

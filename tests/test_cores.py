@@ -114,11 +114,18 @@ def test_a_lent_core_is_free_while_lent_and_taken_back_after() -> None:
     assert pool.free == 2
 
 
-@pytest.mark.parametrize("limit, most_at_once", [(600_000, 1), (0, 2)])
-def test_large_page_detections_run_one_at_a_time(limit: int, most_at_once: int) -> None:
-    """DetParams.exclusive_pixels: two requests detecting 1280x960 pages at once run their
-    detections one after the other (each ~200 MB of activations), the waiting one lending its
-    core; with no limit they overlap. Real tiny detector, its session wrapped to count runs."""
+@pytest.mark.parametrize("sizes, limit, most_at_once", [
+    (((960, 1280), (960, 1280)), 1_250_000, 1),
+    (((960, 1280), (960, 1280)), 0, 2),
+    (((960, 1280), (384, 384)), 1_250_000, 1),
+    (((400, 400), (400, 400)), 1_250_000, 2),
+])
+def test_detections_at_once_stay_under_the_pixel_budget(sizes: tuple, limit: int, most_at_once: int) -> None:
+    """DetParams.concurrent_pixels: two requests detecting 1280x960 pages at once (each ~200 MB
+    of activations), or a 1280x960 page and a small image (raised to 736x736 px), run their
+    detections one after the other, the waiting one lending its core; two small images (2 x
+    541,696 px) still overlap, and with no limit everything does. Real tiny detector, its session
+    wrapped to count runs."""
     from pathlib import Path
 
     import numpy as np
@@ -130,7 +137,7 @@ def test_large_page_detections_run_one_at_a_time(limit: int, most_at_once: int) 
 
     model = Path(ROOT) / "models" / "build" / "tiny" / "det.fp32.onnx"
     pool = CorePool(2)
-    detector = Detector(make_session(model, 1), DetParams(exclusive_pixels=limit), cores=pool)
+    detector = Detector(make_session(model, 1), DetParams(concurrent_pixels=limit), cores=pool)
     state = {"now": 0, "most": 0, "lent_seen": False}
     lock = threading.Lock()
     run = detector.session.run
@@ -153,20 +160,47 @@ def test_large_page_detections_run_one_at_a_time(limit: int, most_at_once: int) 
             return detector.session.get_inputs()
 
     detector.session = Counting()  # type: ignore[assignment]
-    page = np.full((960, 1280, 3), 255, np.uint8)
     barrier = threading.Barrier(2)
 
-    def request() -> None:
+    def request(h: int, w: int) -> None:
         with pool.hold():
             barrier.wait()
-            detector.detect(page, wide=False)
+            detector.detect(np.full((h, w, 3), 255, np.uint8), wide=False)
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
+    threads = [threading.Thread(target=request, args=size) for size in sizes]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert state["most"] == most_at_once
-    if limit:
+    if most_at_once == 1:
         assert state["lent_seen"], "the waiting request kept its core"
     assert pool.free == 2
+    assert detector._budget is None or detector._budget.used == 0
+
+
+def test_pixel_budget_serves_waiting_pages_in_order() -> None:
+    """ocrcore.detect.PixelBudget: a lone taker always gets in; a waiting large page is not passed
+    by a smaller one that would fit; tiles (add) never wait."""
+    from ocrcore.detect import PixelBudget
+
+    budget = PixelBudget(100)
+    assert budget.take(500, block=False)  # alone: whatever its size
+    assert not budget.take(1, block=False)
+    budget.give(500)
+    assert budget.take(60, block=False)
+    got: list[str] = []
+    waiter = threading.Thread(target=lambda: (budget.take(80, block=True), got.append("page")))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while budget._next == budget._turn and time.monotonic() < deadline:  # until it waits
+        time.sleep(0.01)
+    assert not budget.take(30, block=False), "60 + 30 fits, but the page of 80 waits first"
+    budget.add(30)  # a tile does not wait
+    assert budget.used == 90 and not got
+    budget.give(30)
+    budget.give(60)
+    waiter.join(5)
+    assert got == ["page"] and budget.used == 80
+    budget.give(80)
+    assert budget.used == 0

@@ -78,12 +78,13 @@ def test_line_height_and_tile_scale() -> None:
 
 
 def test_text_is_big_needs_three_lines_tall_enough() -> None:
-    p = DetParams()  # native_line_px 20, tile_line_px 16
+    p = DetParams()  # native_line_px 18, tile_line_px 16
     lines = [(rect(10, 30 * i, 200, 30 * i + 24), 0.9) for i in range(5)]
     assert text_is_big(lines, p)
     assert not text_is_big(lines[:2], p)  # too few to judge
     assert not text_is_big(lines + [(rect(10, 200, 60, 207), 0.9)], p)  # one line under 8 px
-    assert not text_is_big([(rect(10, 30 * i, 200, 30 * i + 18), 0.9) for i in range(5)], p)
+    assert not text_is_big([(rect(10, 30 * i, 200, 30 * i + 16), 0.9) for i in range(5)], p)
+    assert text_is_big([(rect(10, 30 * i, 200, 30 * i + 18), 0.9) for i in range(5)], p)
     assert text_is_big([(rect(10, 60 * i, 200, 60 * i + 36), 0.9) for i in range(5)], p)
     assert not text_is_big([(rect(40 * i, 10, 40 * i + 30, 40), 0.9) for i in range(5)], p)  # lone glyphs
 

@@ -134,19 +134,18 @@ class Recognizer:
                 short.append(i)
             else:
                 rows.append([(i, 0)])
-        ends: list[int] = []  # the packed rows' used width so far
-        first_packed = len(rows)
+        packed: list[Row] = []
+        ends: list[int] = []  # each packed row's used width so far
         for i in sorted(short, key=lambda i: -widths[i]):
             w = _ceil8(widths[i])
-            for r, end in enumerate(ends):
-                if end + p.pack_gap + w <= capacity:
-                    rows[first_packed + r].append((i, end + p.pack_gap))
-                    ends[r] = end + p.pack_gap + w
-                    break
-            else:
-                rows.append([(i, 0)])
+            r = next((r for r, end in enumerate(ends) if end + p.pack_gap + w <= capacity), None)
+            if r is None:
+                packed.append([(i, 0)])
                 ends.append(w)
-        return rows
+            else:
+                packed[r].append((i, ends[r] + p.pack_gap))
+                ends[r] += p.pack_gap + w
+        return rows + packed
 
     def _row_width(self, row: Row, widths: list[int]) -> int:
         i, x = row[-1]
@@ -218,27 +217,11 @@ class Recognizer:
 
     def _padded(self, width: int) -> int:
         """Input width for a batch whose widest line is ``width`` px: a multiple of 8, >= min_width."""
-        return max(self.params.min_width, int(math.ceil(width / 8.0)) * 8)
+        return max(self.params.min_width, _ceil8(width))
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """Line images (BGR uint8) -> [(text, confidence)] in the same order."""
-        if not crops:
-            return []
-        widths = self.line_widths(crops)
-        results: list[tuple[str, float]] = [("", 0.0)] * len(crops)
-
-        def run(batch: list[Row]) -> list[tuple[int, tuple[str, float]]]:
-            best, best_p = self.session.run(GREEDY_OUTPUTS, {self._input: self._batch_input(crops, widths, batch)})
-            out = []
-            for span in self._spans(batch, widths, best.shape[1]):
-                labels, label_probs, _ = self._greedy(best, best_p, span)
-                i = span[0]
-                out.append((i, ("".join(self.charset[labels]).strip(),
-                                float(label_probs.mean()) if len(labels) else 0.0)))
-            return out
-
-        self._run_batches(widths, run, results)
-        return results
+        return [(r.text, r.confidence) for r in self.recognize_detailed(crops)]
 
     def recognize_constrained(self, crops: list[np.ndarray], decoder: LineDecoder,
                               readings: list[LineReading | None] | None = None, *, pack: bool = False) -> list[Decoded]:

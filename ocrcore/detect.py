@@ -191,41 +191,42 @@ def _tiles(length: int, tile: int, overlap: int) -> list[int]:
     return starts
 
 
-def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
-    """Axis-aligned intersection area over the smaller box's area (1.0: one contains the other)."""
-    ax0, ay0 = a.min(0)
-    ax1, ay1 = a.max(0)
-    bx0, by0 = b.min(0)
-    bx1, by1 = b.max(0)
-    iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
-    ih = max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
-    return inter / smaller if smaller > 0 else 0.0
-
-
 def _merge_tiled(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> list[tuple[np.ndarray, float]]:
     """Fuse boxes that two tiles both saw: contained duplicates are dropped, and pieces of one
-    line cut by a vertical seam (wide images) are joined into their union."""
+    line cut by a vertical seam (wide images) are joined into their union.
+
+    Each box is tested against the kept ones in the order they were kept (the first that
+    matches takes it) by axis-aligned intersection over the smaller box's area (> 0.6: a duplicate;
+    > 0 with 60 % of the smaller height shared, wide images: pieces of one line); their bounds are
+    held in one array so the test is one vectorised step per box (a 1080x24000 screenshot's ~600 boxes:
+    53k pair calls, 1.2 s, before)."""
     boxes = sorted(boxes, key=lambda b: -cv2.contourArea(b[0]))
     kept: list[tuple[np.ndarray, float]] = []
+    bounds = np.zeros((len(boxes), 4), dtype=np.float32)  # x0, y0, x1, y1 of each kept box
     for quad, score in boxes:
+        (qx0, qy0), (qx1, qy1) = quad.min(0), quad.max(0)
+        k = bounds[: len(kept)]
+        iw = np.maximum(0.0, np.minimum(k[:, 2], qx1) - np.maximum(k[:, 0], qx0))
+        ih = np.maximum(0.0, np.minimum(k[:, 3], qy1) - np.maximum(k[:, 1], qy0))
+        smaller = np.minimum((k[:, 2] - k[:, 0]) * (k[:, 3] - k[:, 1]), (qx1 - qx0) * (qy1 - qy0))
+        overlap = np.divide(iw * ih, smaller, out=np.zeros_like(smaller), where=smaller > 0)
         merged = False
-        for i, (kq, ks) in enumerate(kept):
-            overlap = _overlap_of_smaller(quad, kq)
-            if overlap > 0.6:
+        for i in np.flatnonzero(overlap > 0):
+            if overlap[i] > 0.6:
                 merged = True
-            elif horizontal and overlap > 0:
-                ky0, ky1 = kq[:, 1].min(), kq[:, 1].max()
-                qy0, qy1 = quad[:, 1].min(), quad[:, 1].max()
+            elif horizontal:
+                ky0, ky1 = k[i, 1], k[i, 3]
                 shared = min(ky1, qy1) - max(ky0, qy0)
                 if shared > 0.6 * min(ky1 - ky0, qy1 - qy0):
-                    pts = np.concatenate([kq, quad]).astype(np.float32)
-                    kept[i] = (order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts))), max(ks, score))
+                    pts = np.concatenate([kept[i][0], quad]).astype(np.float32)
+                    union = order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts)))
+                    kept[i] = (union, max(kept[i][1], score))
+                    bounds[i] = (*union.min(0), *union.max(0))
                     merged = True
             if merged:
                 break
         if not merged:
+            bounds[len(kept)] = (qx0, qy0, qx1, qy1)
             kept.append((quad, score))
     return kept
 

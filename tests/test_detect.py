@@ -58,6 +58,65 @@ def test_merge_drops_duplicates_and_joins_a_line_cut_by_a_seam() -> None:
     assert joined[:, 0].min() == pytest.approx(0, abs=1) and joined[:, 0].max() == pytest.approx(520, abs=1)
 
 
+def _merge_tiled_pairwise(boxes: list[tuple[np.ndarray, float]], horizontal: bool) -> list[tuple[np.ndarray, float]]:
+    """The merge as first written, box against kept box one pair at a time: the reference the
+    vectorised ``_merge_tiled`` must equal."""
+    import cv2
+
+    def overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
+        ax0, ay0 = a.min(0)
+        ax1, ay1 = a.max(0)
+        bx0, by0 = b.min(0)
+        bx1, by1 = b.max(0)
+        iw = max(0.0, min(ax1, bx1) - max(ax0, bx0))
+        ih = max(0.0, min(ay1, by1) - max(ay0, by0))
+        smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+        return iw * ih / smaller if smaller > 0 else 0.0
+
+    boxes = sorted(boxes, key=lambda b: -cv2.contourArea(b[0]))
+    kept: list[tuple[np.ndarray, float]] = []
+    for quad, score in boxes:
+        merged = False
+        for i, (kq, ks) in enumerate(kept):
+            overlap = overlap_of_smaller(quad, kq)
+            if overlap > 0.6:
+                merged = True
+            elif horizontal and overlap > 0:
+                ky0, ky1 = kq[:, 1].min(), kq[:, 1].max()
+                qy0, qy1 = quad[:, 1].min(), quad[:, 1].max()
+                if min(ky1, qy1) - max(ky0, qy0) > 0.6 * min(ky1 - ky0, qy1 - qy0):
+                    pts = np.concatenate([kq, quad]).astype(np.float32)
+                    kept[i] = (order_clockwise(cv2.boxPoints(cv2.minAreaRect(pts))), max(ks, score))
+                    merged = True
+            if merged:
+                break
+        if not merged:
+            kept.append((quad, score))
+    return kept
+
+
+@pytest.mark.parametrize("horizontal", [False, True])
+def test_merge_equals_the_pairwise_reference(horizontal: bool) -> None:
+    """Random lines of overlapping tiles (duplicates, pieces cut by seams, tilted quads, a zero-area box)."""
+    rng = np.random.default_rng(7 + horizontal)
+    for _ in range(20):
+        boxes = []
+        for _ in range(int(rng.integers(0, 60))):
+            x0, y0 = rng.uniform(0, 900, 2)
+            w, h = rng.uniform(0, 300), rng.uniform(0, 40)
+            quad = rect(x0, y0, x0 + w, y0 + h) + rng.normal(0, 2, (4, 2)).astype(np.float32)
+            boxes.append((quad.astype(np.float32), float(rng.uniform(0.5, 1))))
+            if rng.uniform() < 0.4:  # seen again by the next tile, shifted or cut
+                cut = rect(x0 + rng.uniform(-5, w), y0 + rng.uniform(-3, 3), x0 + w + rng.uniform(-w, 20), y0 + h)
+                boxes.append((cut, float(rng.uniform(0.5, 1))))
+        got = _merge_tiled(list(boxes), horizontal)
+        want = _merge_tiled_pairwise(list(boxes), horizontal)
+        assert len(got) == len(want)
+        for (gq, gs), (wq, ws) in zip(got, want):
+            np.testing.assert_array_equal(gq, wq)
+            assert gs == ws
+
+
 def test_reading_order_rows_then_left_to_right() -> None:
     boxes = [rect(300, 10, 400, 30), rect(10, 12, 100, 32), rect(10, 60, 200, 80), rect(250, 58, 400, 79)]
     assert sort_reading_order(boxes) == [1, 0, 2, 3]

@@ -48,6 +48,28 @@ def test_suppress_colour_whitens_coloured_ink_and_keeps_grey() -> None:
     assert colour_fraction(plain) == 0.0
 
 
+def test_suppress_colour_equals_its_numpy_reference() -> None:
+    """OpenCV's per-channel max/min and masked copy give the numpy definition's image exactly:
+    random colours, a strided (non-contiguous) view, one row, a grey image."""
+    from ocrcore.preprocess import CHROMA_MIN
+
+    def reference(img: np.ndarray) -> np.ndarray:
+        hi, lo = img.max(axis=2), img.min(axis=2)
+        chroma = cv2.subtract(hi, lo)
+        plain = cv2.cvtColor(cv2.add(hi, chroma), cv2.COLOR_GRAY2BGR)
+        grey = chroma < CHROMA_MIN // 2
+        plain[grey] = img[grey]
+        return plain
+
+    rng = np.random.default_rng(3)
+    big = rng.integers(0, 256, (240, 321, 3), dtype=np.uint8)
+    big[::3] = big[::3, :, :1]  # grey rows among the colours
+    for img in (big, big[5:200:2, 7:300:3], big[:1], np.ascontiguousarray(big[:, :, ::-1])):
+        np.testing.assert_array_equal(suppress_colour(img), reference(img))
+    grey = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    np.testing.assert_array_equal(suppress_colour(grey), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+
+
 def test_colour_marks_only_where_colour_meets_dark_ink() -> None:
     page = np.full((400, 600, 3), 250, np.uint8)
     cv2.putText(page, "black text line", (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3)

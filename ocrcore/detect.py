@@ -372,6 +372,13 @@ class Detector:
         limit = self.params.concurrent_pixels
         self._budget = PixelBudget(limit) if limit > 0 else None
 
+    def warm_up(self) -> None:
+        """Run each session once on a blank 32x32 input (ONNX Runtime's first-run setup)."""
+        x = np.zeros((1, 3, 32, 32), np.float32)
+        for session in (self.session, self.wide_session):
+            if session is not None:
+                session.run(None, {self._input: x})
+
     def _run(self, tensor: np.ndarray, wide: bool | None, exclusive: bool = False) -> np.ndarray:
         """The probability map (H, W) of one (1, 3, H, W) float32 input: on the wide session
         when asked (``wide=True``) or, by default, when its extra cores can be taken now; else on
@@ -424,11 +431,19 @@ class Detector:
             out.append((quad, score))
         return out
 
-    def detect(self, img: np.ndarray, *, wide: bool | None = None) -> list[tuple[np.ndarray, float]]:
+    def detect(self, img: np.ndarray, *, wide: bool | None = None, rows: list[tuple[int, int]] | None = None,
+               like: list[tuple[np.ndarray, float]] | None = None) -> list[tuple[np.ndarray, float]]:
         """Text quads (clockwise from top-left, image pixels) with scores, in reading order.
 
         ``wide``: None = the multi-threaded session when its cores are free, True = always (the
-        caller holds the cores, e.g. warm-up), False = never."""
+        caller holds the cores, e.g. warm-up), False = never. ``rows``: only the text within
+        these bands of rows ``[y0, y1)`` is wanted (a second view where colour marks are): on a
+        tall image that is tiled, the bands alone are stacked (32 blank rows between them) and
+        tiled at the scale the boxes ``like`` (an earlier view of the same image) call for
+        (:func:`tile_scale`; else the stack's first tile's), so their text is seen at the same
+        resolution for a fraction of the cost (a 1080x24000 chat screenshot with coloured
+        bubbles: a third of its rows); boxes come back in image pixels. Other images are
+        detected whole."""
         h, w = img.shape[:2]
         p = self.params
         long_side, short_side = max(h, w), min(h, w)
@@ -440,31 +455,83 @@ class Detector:
                 boxes = native if text_is_big(native, p) else None
             if boxes is None:
                 boxes = self._detect_one(img, wide=wide, exclusive=True)
+        elif rows is not None and h > w:
+            boxes = self._detect_rows(img, rows, wide, tile_scale(like, p) if like else None)
         else:
-            horizontal = w > h
-            tile = min(long_side, max(short_side, int(p.max_side * 0.75)))
-            overlap = max(64, tile // 5)
-
-            def one_tile(start: int, scale: float = 1.0, tile_wide: bool | None = False) -> list[tuple[np.ndarray, float]]:
-                length = int(tile * scale)
-                part = img[:, start : start + length] if horizontal else img[start : start + length]
-                offset = np.array([start, 0] if horizontal else [0, start], dtype=np.float32)
-                found = self._detect_one(part, upscale=False, wide=tile_wide, scale=scale)
-                if scale > 1 and any(line_height(q) / scale < p.tile_line_px / 2 for q, _ in found):
-                    region = min(length, long_side - start)  # smaller text here: full resolution
-                    return [b for st in _tiles(region, tile, overlap) for b in one_tile(start + st)]
-                return [(q + offset, sc) for q, sc in found]
-
-            first = one_tile(0, tile_wide=wide)  # alone: on every free core
-            scale = tile_scale(first, p)
-            rest_from = tile - overlap
-            if scale > 1:
-                length, ov = int(tile * scale), int(overlap * scale)
-                starts = [rest_from + st for st in _tiles(long_side - rest_from, length, ov)] if long_side > tile else []
-            else:
-                starts = [st for st in _tiles(long_side, tile, overlap) if st > 0]
-            work = [(st, scale) for st in starts]
-            per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
-            boxes = _merge_tiled(first + [b for tile_boxes in per_tile for b in tile_boxes], horizontal)
+            boxes = self._detect_tiled(img, wide)
         order = sort_reading_order([b[0] for b in boxes])
         return [boxes[i] for i in order]
+
+    def _detect_rows(self, img: np.ndarray, rows: list[tuple[int, int]], wide: bool | None,
+                     scale: float | None, gap: int = 32) -> list[tuple[np.ndarray, float]]:
+        """The bands ``rows`` of a tall image stacked (``gap`` blank rows of the image's
+        background between them), tiled (at ``scale`` when given), and the boxes moved back to
+        the image's rows; a box is put back by its centre."""
+        if not rows:
+            return []
+        if sum(y1 - y0 for y0, y1 in rows) > 0.8 * img.shape[0]:  # nearly all of it: the image itself
+            return self._detect_tiled(img, wide, scale)
+        fill = np.median(img[::16, ::16].reshape(-1, *img.shape[2:]), axis=0).astype(img.dtype)
+        blank = np.broadcast_to(fill, (gap, *img.shape[1:]))
+        parts: list[np.ndarray] = []
+        starts: list[tuple[int, int, int]] = []  # (row in the stack, row in the image, rows)
+        at = 0
+        for y0, y1 in rows:
+            if parts:
+                parts.append(blank)
+                at += gap
+            parts.append(img[y0:y1])
+            starts.append((at, y0, y1 - y0))
+            at += y1 - y0
+        stack = np.ascontiguousarray(np.concatenate(parts))
+        found = self._detect_tiled(stack, wide, scale)
+        out = []
+        for quad, score in found:
+            cy = float(quad[:, 1].mean())
+            for s0, y0, n in starts:
+                if s0 - gap / 2 <= cy < s0 + n + gap / 2:
+                    moved = quad + np.array([0, y0 - s0], dtype=np.float32)
+                    moved[:, 1] = np.clip(moved[:, 1], y0, y0 + n - 1)
+                    out.append((moved, score))
+                    break
+        return out
+
+    def _detect_tiled(self, img: np.ndarray, wide: bool | None, scale: float | None = None) -> list[tuple[np.ndarray, float]]:
+        """A long image in overlapping tiles along its long side, each at the resolution its
+        text needs (``DetParams.tile_line_px``): the first at full resolution and the others
+        at the scale its lines call for, or all at ``scale`` when given (a tile that finds
+        lines too small for it is detected again at full resolution); boxes merged, in image
+        pixels, unordered."""
+        h, w = img.shape[:2]
+        p = self.params
+        long_side, short_side = max(h, w), min(h, w)
+        horizontal = w > h
+        tile = min(long_side, max(short_side, int(p.max_side * 0.75)))
+        overlap = max(64, tile // 5)
+
+        def one_tile(start: int, scale: float = 1.0, tile_wide: bool | None = False) -> list[tuple[np.ndarray, float]]:
+            length = int(tile * scale)
+            part = img[:, start : start + length] if horizontal else img[start : start + length]
+            offset = np.array([start, 0] if horizontal else [0, start], dtype=np.float32)
+            found = self._detect_one(part, upscale=False, wide=tile_wide, scale=scale)
+            if scale > 1 and any(line_height(q) / scale < p.tile_line_px / 2 for q, _ in found):
+                region = min(length, long_side - start)  # smaller text here: full resolution
+                return [b for st in _tiles(region, tile, overlap) for b in one_tile(start + st)]
+            return [(q + offset, sc) for q, sc in found]
+
+        if scale is not None and scale > 1:  # every tile at the scale known for this text
+            length, ov = int(tile * scale), int(overlap * scale)
+            work = [(st, scale) for st in _tiles(long_side, length, ov)]
+            per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
+            return _merge_tiled([b for tile_boxes in per_tile for b in tile_boxes], horizontal)
+        first = one_tile(0, tile_wide=wide)  # alone: on every free core
+        scale = tile_scale(first, p)
+        rest_from = tile - overlap
+        if scale > 1:
+            length, ov = int(tile * scale), int(overlap * scale)
+            starts = [rest_from + st for st in _tiles(long_side - rest_from, length, ov)] if long_side > tile else []
+        else:
+            starts = [st for st in _tiles(long_side, tile, overlap) if st > 0]
+        work = [(st, scale) for st in starts]
+        per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
+        return _merge_tiled(first + [b for tile_boxes in per_tile for b in tile_boxes], horizontal)

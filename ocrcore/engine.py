@@ -32,6 +32,9 @@ from .types import Block, Line, OCRResult, Word
 from .vocab import Constraint, Decoded, LineDecoder, VocabularyError, line_decoder, read_hotwords_file
 from .words import line_words
 
+# Rows above and below a colour mark that its second view covers on tall images (the whole line
+# the mark touches: phone UI text of 26-44 px has DB boxes of up to ~80 px).
+MARK_ROW_PAD = 96
 
 class OCREngine:
     """Load the models of one profile once, then OCR any number of images from any thread."""
@@ -101,10 +104,12 @@ class OCREngine:
                 "cpu": cpu.model, "isa": cpu.isa_label, "arch": cpu.arch, "cores": self.cores.size}
 
     def _warm_up_sessions(self) -> None:
-        """One tiny inference per model so the first request doesn't pay for ORT's lazy setup."""
+        """One tiny inference per model so the first request doesn't pay for ORT's lazy setup.
+        The detector's sessions run a 32x32 input: a blank image through ``detect`` is raised
+        toward ``DetParams.min_side`` (320x1280) and cost 0.25-0.3 s per session, at every start,
+        for no gain (a second such run was no faster: AMD EPYC, 2026-12-01)."""
         blank = np.full((64, 256, 3), 255, np.uint8)
-        self.detector.detect(blank)
-        self.detector.detect(blank, wide=True)
+        self.detector.warm_up()
         self.recognizer.recognize([blank[:48]])
         self.classifier.upside_down([blank[:48]])
 
@@ -175,7 +180,8 @@ class OCREngine:
             marks = colour_marks(img) if self.config.colour_view else None
             if marks is not None:
                 t_col = time.perf_counter()
-                second = [b for b in self.detector.detect(suppress_colour(prepared)) if marks.touches(b[0])]
+                rows = marks.rows(h, MARK_ROW_PAD)  # tall images: only the bands with marks
+                second = [b for b in self.detector.detect(suppress_colour(prepared), rows=rows, like=boxes) if marks.touches(b[0])]
                 if second:
                     ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
                                for q, sc in merge_views(boxes, second)]

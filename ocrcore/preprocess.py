@@ -136,6 +136,19 @@ class ColourMarks:
         x1, y1 = np.ceil(quad.max(axis=0) / self.step).astype(int)
         return bool(self.mask[max(0, y0): max(0, y1) + 1, max(0, x0): max(0, x1) + 1].any())
 
+    def rows(self, height: int, pad: int) -> list[tuple[int, int]]:
+        """Bands of image rows ``[y0, y1)`` holding marks, each widened by ``pad`` pixels up and
+        down (the whole line a mark touches) and joined with its neighbour when they meet; in
+        order, within ``[0, height)``."""
+        bands: list[tuple[int, int]] = []
+        for r in np.flatnonzero(self.mask.any(axis=1)):
+            y0, y1 = max(0, int(r) * self.step - pad), min(height, (int(r) + 1) * self.step + pad)
+            if bands and y0 <= bands[-1][1]:
+                bands[-1] = (bands[-1][0], max(bands[-1][1], y1))
+            else:
+                bands.append((y0, y1))
+        return bands
+
 
 def is_clean_page(img: np.ndarray) -> bool:
     """Whether an image (BGR or grey uint8) has a clean background, at least ``CLEAN_PAGE`` of its

@@ -99,6 +99,59 @@ def test_colour_marks_only_where_colour_meets_dark_ink() -> None:
     assert colour_marks(photo) is None
 
 
+def test_mark_rows_are_padded_joined_and_clipped() -> None:
+    from ocrcore.preprocess import ColourMarks
+
+    mask = np.zeros((100, 10), bool)
+    mask[[0, 3, 4, 50, 99], 2] = True  # step 4: image rows 0, 12-19, 200, 396
+    marks = ColourMarks(mask, 4)
+    assert marks.rows(400, 0) == [(0, 4), (12, 20), (200, 204), (396, 400)]
+    assert marks.rows(400, 10) == [(0, 30), (190, 214), (386, 400)]  # 0-14 and 2-30 meet
+    assert marks.rows(400, 200) == [(0, 400)]
+    assert ColourMarks(np.zeros((5, 5), bool), 4).rows(20, 8) == []
+
+
+def test_second_view_of_a_tall_image_only_where_the_marks_are(engines: dict[str, OCREngine]) -> None:
+    """A tall chat screenshot with coloured bubbles: the colour-suppressed view of the bands
+    with marks finds the lines the whole-image view finds there, in the same places, with
+    fewer detector pixels."""
+    from ocrcore.detect import Detector
+    from ocrcore.engine import MARK_ROW_PAD
+    from ocrcore.synth import render_scroll
+
+    img, _ = render_scroll(5, 1080, 8000, n_lines=66)
+    marks = colour_marks(img)
+    assert marks is not None
+    rows = marks.rows(img.shape[0], MARK_ROW_PAD)
+    assert 0 < sum(b - a for a, b in rows) < 0.6 * img.shape[0]
+    det: Detector = engines["small"].detector
+    pixels: list[int] = []
+    real = det._run_now
+    det._run_now = lambda t, wide: pixels.append(t.shape[2] * t.shape[3]) or real(t, wide)  # type: ignore[method-assign]
+    try:
+        first = det.detect(img)
+        plain = suppress_colour(img)
+        pixels.clear()
+        whole = [q for q, _ in det.detect(plain) if marks.touches(q)]
+        whole_px = sum(pixels)
+        pixels.clear()
+        bands = [q for q, _ in det.detect(plain, rows=rows, like=first) if marks.touches(q)]
+        band_px = sum(pixels)
+    finally:
+        del det._run_now
+    assert band_px < 0.6 * whole_px
+    assert len(bands) == len(whole) > 5
+    for q in whole:  # each whole-view line has its band-view twin
+        ious = []
+        for b in bands:
+            x0, y0 = np.maximum(q.min(0), b.min(0))
+            x1, y1 = np.minimum(q.max(0), b.max(0))
+            inter = max(0, x1 - x0) * max(0, y1 - y0)
+            union = np.prod(q.max(0) - q.min(0)) + np.prod(b.max(0) - b.min(0)) - inter
+            ious.append(inter / union)
+        assert max(ious) > 0.7
+
+
 def test_merge_views_fuses_a_cut_line_keeps_neighbours_and_coloured_text() -> None:
     cut = [(rect(10, 10, 200, 40), 0.9), (rect(210, 10, 400, 40), 0.9)]  # one line cut at a highlight
     neighbour = [(rect(500, 10, 560, 40), 0.9)]  # next item of the row, seen alike in both views

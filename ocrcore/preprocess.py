@@ -214,7 +214,7 @@ def suppress_colour(img: np.ndarray) -> np.ndarray:
     hi = cv2.max(cv2.max(b, g), r)
     chroma = cv2.subtract(hi, cv2.min(cv2.min(b, g), r))
     plain = cv2.cvtColor(cv2.add(hi, chroma), cv2.COLOR_GRAY2BGR)
-    grey = cv2.compare(chroma, CHROMA_MIN // 2, cv2.CMP_LT)
+    grey = (chroma < CHROMA_MIN // 2).view(np.uint8)
     return cv2.copyTo(img, grey, plain)
 
 

@@ -42,9 +42,12 @@ class DetParams:
     # about ``tile_line_px`` tall in the detector's input. A downscaled tile that finds a line
     # under half that height is detected again at full resolution. On a 1080x24000 phone
     # screenshot (26-44 px text) detection fell from 7.2 to 2.0 s with all 199 lines found and
-    # read alike; DB still found every line at 3x (docs/performance.md).
+    # read alike; DB still found every line at 3x (docs/performance.md). Up to 3x since
+    # 2026-12-01 (was 2x): three generated phone scrolls (24000 and 2 x 12000 rows, 22-44 px
+    # text) read in full and in order either way, the 24000-row one's detection 7.2 -> 5.4 s
+    # (AMD EPYC, 1 thread); every full-page eval set identical for small and tiny.
     tile_line_px: float = 16.0
-    max_tile_scale: float = 2.0
+    max_tile_scale: float = 3.0
     # Small images are raised toward ``min_side`` for their small text. When that would enlarge
     # the input by at least this factor, detect first at the image's own size (1/factor^2 of the
     # pixels); keep that when its lines are big enough (:func:`text_is_big`), else detect again

@@ -127,9 +127,9 @@ def test_line_height_and_tile_scale() -> None:
     assert line_height(rect(0, 0, 200, 30)) == pytest.approx(30)
     assert line_height(rect(0, 0, 20, 300)) == pytest.approx(20)  # vertical line: its width
     p = DetParams()
-    big = [(rect(0, y, 400, y + 40), 0.9) for y in range(0, 400, 50)]
+    big = [(rect(0, y, 400, y + 60), 0.9) for y in range(0, 800, 70)]
     small = [(rect(0, y, 400, y + 14), 0.9) for y in range(0, 400, 50)]
-    assert tile_scale(big, p) == pytest.approx(p.max_tile_scale)  # 40 px lines: capped at 2
+    assert tile_scale(big, p) == pytest.approx(p.max_tile_scale)  # 60 px lines: capped at 3
     assert tile_scale(small, p) == 1.0  # 14 px lines need full resolution
     assert tile_scale(big[:2], p) == 1.0  # too few lines to go by
     mid = [(rect(0, y, 400, y + 24), 0.9) for y in range(0, 400, 50)]

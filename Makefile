@@ -56,6 +56,7 @@ bench: setup bench-debs
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python -m bench.peers --stages --profile --cold-fresh
 	$(BIN)/python -m bench.kernels
+	$(BIN)/python -m bench.scroll
 
 # One table: ours (every profile/precision) vs RapidOCR and Tesseract, speed, memory, accuracy.
 peers: setup bench-debs

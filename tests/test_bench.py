@@ -210,3 +210,22 @@ def test_tesseract_tsv_lines():
         "5\t1\t1\t1\t2\t1\t10\t30\t30\t20\t-1\t ",
     ]
     assert parse_tsv("\n".join(rows)) == [("hello world", ((10, 5), (90, 5), (90, 25), (10, 25)))]
+
+
+def test_in_order_counts_lines_found_in_their_order() -> None:
+    from bench.scroll import in_order
+
+    truth = ["Hello there", "see you at 5", "ok 👍", "last line"]
+    assert in_order(truth, truth) == 4
+    assert in_order(["Hello there", "ok", "see you at 5", "last line"], truth) == 3  # one out of order, one garbled
+    assert in_order(["Hello there", "last line"], truth) == 2
+    assert in_order([], truth) == 0
+
+
+@pytest.mark.skipif(not _models_built(), reason="models not built (make models)")
+def test_scroll_bench_reads_a_tall_screenshot_through_the_cli() -> None:
+    """bench.scroll end to end on a short scroll: the CLI process, every line in order, CPU named."""
+    out = _run(["-m", "bench.scroll", "--profile", "tiny", "--height", "2400", "--lines", "20"], timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "20/20 drawn lines found in order" in out.stdout
+    assert "CPU " in out.stdout and "cores" in out.stdout

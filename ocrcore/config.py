@@ -106,7 +106,8 @@ class EngineSettings(BaseSettings):
 
     profile: Literal["small", "tiny"] = Field(
         "small", validation_alias=env("OCR_PROFILE"),
-        description="model profile: `small` (accurate) or `tiny` (fast, small memory)")
+        description="model profile: `small` (accurate) or `tiny` (fast, small memory; on 2 AVX2-only cores under 2 "
+                    "concurrent users tiny keeps p95 under 1 s and small does not: docs/performance.md)")
     precision: str = Field(
         "auto", validation_alias=env("OCR_PRECISION"),
         description="`auto` (per model, the fastest variant on this CPU among those that pass the accuracy rule; "

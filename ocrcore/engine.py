@@ -36,6 +36,7 @@ from .words import line_words
 # the mark touches: phone UI text of 26-44 px has DB boxes of up to ~80 px).
 MARK_ROW_PAD = 96
 
+
 class OCREngine:
     """Load the models of one profile once, then OCR any number of images from any thread."""
 

@@ -522,19 +522,18 @@ class Detector:
                 return [b for st in _tiles(region, tile, overlap) for b in one_tile(start + st)]
             return [(q + offset, sc) for q, sc in found]
 
+        first: list[tuple[np.ndarray, float]] = []
         if scale is not None and scale > 1:  # every tile at the scale known for this text
-            length, ov = int(tile * scale), int(overlap * scale)
-            work = [(st, scale) for st in _tiles(long_side, length, ov)]
-            per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
-            return _merge_tiled([b for tile_boxes in per_tile for b in tile_boxes], horizontal)
-        first = one_tile(0, tile_wide=wide)  # alone: on every free core
-        scale = tile_scale(first, p)
-        rest_from = tile - overlap
-        if scale > 1:
-            length, ov = int(tile * scale), int(overlap * scale)
-            starts = [rest_from + st for st in _tiles(long_side - rest_from, length, ov)] if long_side > tile else []
+            starts = _tiles(long_side, int(tile * scale), int(overlap * scale))
         else:
-            starts = [st for st in _tiles(long_side, tile, overlap) if st > 0]
+            first = one_tile(0, tile_wide=wide)  # alone: on every free core
+            scale = tile_scale(first, p)
+            rest_from = tile - overlap
+            if scale > 1:
+                length, ov = int(tile * scale), int(overlap * scale)
+                starts = [rest_from + st for st in _tiles(long_side - rest_from, length, ov)] if long_side > tile else []
+            else:
+                starts = [st for st in _tiles(long_side, tile, overlap) if st > 0]
         work = [(st, scale) for st in starts]
         per_tile = self.cores.map(lambda a: one_tile(*a), work) if self.cores is not None else [one_tile(*a) for a in work]
         return _merge_tiled(first + [b for tile_boxes in per_tile for b in tile_boxes], horizontal)

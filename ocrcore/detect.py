@@ -366,14 +366,18 @@ class Detector:
     of long images run on the single-threaded session in parallel instead (:class:`CorePool`)."""
 
     def __init__(self, session: ort.InferenceSession, params: DetParams | None = None, *,
-                 wide_session: ort.InferenceSession | None = None, cores: CorePool | None = None) -> None:
+                 wide_session: ort.InferenceSession | None = None, cores: CorePool | None = None,
+                 budget: PixelBudget | None = None) -> None:
+        """``budget``: the pixel budget to share with another detector of the engine (one
+        budget bounds all their inputs at once); by default a new one of
+        ``params.concurrent_pixels`` (none when that is 0)."""
         self.session = session
         self.wide_session = wide_session
         self.cores = cores
         self.params = params or DetParams()
         self._input = session.get_inputs()[0].name
         limit = self.params.concurrent_pixels
-        self._budget = PixelBudget(limit) if limit > 0 else None
+        self.budget = budget if budget is not None else PixelBudget(limit) if limit > 0 else None
 
     def warm_up(self) -> None:
         """Run each session once on a blank 32x32 input (ONNX Runtime's first-run setup)."""
@@ -388,7 +392,7 @@ class Detector:
         the single-threaded one. Its pixels count against ``DetParams.concurrent_pixels``;
         ``exclusive`` inputs (whole pages) wait for room, without holding a core meanwhile."""
         pixels = tensor.shape[2] * tensor.shape[3]
-        budget = self._budget
+        budget = self.budget
         if budget is None or wide is True or self.cores is None or self.cores.size < 2:
             budget = None
         elif exclusive and not budget.take(pixels, block=False):
@@ -434,6 +438,13 @@ class Detector:
             out.append((quad, score))
         return out
 
+    def tiles(self, h: int, w: int) -> bool:
+        """Whether an image of ``h`` x ``w`` pixels is detected in tiles (long images: longer
+        than ``max_side`` and more than ``tile_aspect`` times as long as wide), not whole."""
+        p = self.params
+        long_side, short_side = max(h, w), min(h, w)
+        return not (long_side / max(short_side, 1) <= p.tile_aspect or long_side <= p.max_side)
+
     def detect(self, img: np.ndarray, *, wide: bool | None = None, rows: list[tuple[int, int]] | None = None,
                like: list[tuple[np.ndarray, float]] | None = None) -> list[tuple[np.ndarray, float]]:
         """Text quads (clockwise from top-left, image pixels) with scores, in reading order.
@@ -449,8 +460,8 @@ class Detector:
         detected whole."""
         h, w = img.shape[:2]
         p = self.params
-        long_side, short_side = max(h, w), min(h, w)
-        if long_side / max(short_side, 1) <= p.tile_aspect or long_side <= p.max_side:
+        short_side = min(h, w)
+        if not self.tiles(h, w):
             boxes = None
             raised = det_input_size(h, w, p.max_side, p.min_side)[0] / max(1, det_input_size(h, w, p.max_side, 0)[0])
             if p.native_first and raised >= p.native_first and short_side >= p.native_min_side:  # own size first

@@ -52,10 +52,17 @@ class OCREngine:
         # measured at that thread count. The detector has a second, multi-threaded session used
         # when the other cores are idle.
         files = profile_files(config.profile, config.precision, config.model_dir, threads=1)
-        self.precisions = files.precisions
+        self.precisions = dict(files.precisions)
         self.precision_choice: Choice = files.choice
         wide = make_session(files.det, self.cores.size, config.spin) if self.cores.size > 1 else None
         self.detector = Detector(make_session(files.det, 1, config.spin), config.det, wide_session=wide, cores=self.cores)
+        # The detector of clean pages (see _detector_for); it shares the main one's pixel budget.
+        self.doc_detector: Detector | None = None
+        if files.doc_det is not None and config.doc_detector:
+            doc_wide = make_session(files.doc_det, self.cores.size, config.spin) if self.cores.size > 1 else None
+            self.doc_detector = Detector(make_session(files.doc_det, 1, config.spin), config.det, wide_session=doc_wide,
+                                         cores=self.cores, budget=self.detector.budget)
+            self.precisions["doc_det"] = "fp32"  # (its only build; reported with the others)
         rec_params = config.rec
         if rec_params.squeeze is None:
             rec_params = dataclasses.replace(rec_params, squeeze=PROFILE_SQUEEZE.get(config.profile))
@@ -111,6 +118,8 @@ class OCREngine:
         for no gain (a second such run was no faster: AMD EPYC, 2026-12-01)."""
         blank = np.full((64, 256, 3), 255, np.uint8)
         self.detector.warm_up()
+        if self.doc_detector is not None:
+            self.doc_detector.warm_up()
         self.recognizer.recognize([blank[:48]])
         self.classifier.upside_down([blank[:48]])
 
@@ -165,6 +174,7 @@ class OCREngine:
         use_orient = detect and (self.config.orient if orient is None else orient)
         page = PageOrientation()
         marks: ColourMarks | None = None
+        clean = is_clean_page(img)
         if not detect:
             quads = [np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)]
             crops = [img if h < VERTICAL_RATIO * w else crop_quad(img, quads[0])]
@@ -173,7 +183,8 @@ class OCREngine:
             prepared = enhance(img, enhance_mode or self.config.enhance)
             t_pre = time.perf_counter()
             timings["preprocess"] = t_pre - t1
-            boxes = self.detector.detect(prepared)
+            detector = self._detector_for(img, clean)
+            boxes = detector.detect(prepared)
             # Coloured strokes and highlights cut lines and eat characters: where coloured ink meets
             # dark ink, detect again with the colour suppressed and fuse the two views there
             # (docs/accuracy.md, issue #11). Second-view boxes away from the marks are not used:
@@ -182,7 +193,7 @@ class OCREngine:
             if marks is not None:
                 t_col = time.perf_counter()
                 rows = marks.rows(h, MARK_ROW_PAD)  # tall images: only the bands with marks
-                second = [b for b in self.detector.detect(suppress_colour(prepared), rows=rows, like=boxes) if marks.touches(b[0])]
+                second = [b for b in detector.detect(suppress_colour(prepared), rows=rows, like=boxes) if marks.touches(b[0])]
                 if second:
                     ordered = [(np.clip(q, 0, [w - 1, h - 1]).astype(np.float32), sc)
                                for q, sc in merge_views(boxes, second)]
@@ -212,7 +223,6 @@ class OCREngine:
         glyph_texts: list[tuple[str, float]] = []
         # Lines against the page's grain (orientation.py), on documents: on photos of scenes an
         # unsure word is a hard word, and read turned it came back as confident garbage (IC15).
-        clean = is_clean_page(img)
         turn_unsure = use_orient and not use_cls and bool(crops) and clean
         if decoder is None:
             readings = self.recognizer.recognize_detailed(crops, pack=clean)
@@ -265,6 +275,24 @@ class OCREngine:
         timings["layout"] = time.perf_counter() - t5
         timings["total"] = time.perf_counter() - t0
         return OCRResult(lines, w, h, timings, blocks, orientation=page.orientation, skew=page.skew)
+
+    def _detector_for(self, img: np.ndarray, clean: bool) -> Detector:
+        """The detector for an image: the document detector (``doc_detector``) for clean pages
+        (``preprocess.is_clean_page``: documents, receipts, screenshots) whose short side is at
+        least ``DetParams.min_side`` (detected at or below their own resolution), else the main
+        one. On the small profile that is tiny's DB model beside small's: ~3x cheaper (1x3x736x1280,
+        1 thread, AMD EPYC: 188 vs 552 ms) and, on those pages, as accurate (docs/accuracy.md,
+        2026-12-01: SROIE receipts line accuracy 0.913 -> 0.916, Tesseract pages page F1 0.9973 ->
+        0.9979). Photos of scenes keep the main detector (tiny's loses small text there: IC15
+        scenes page F1 0.858 -> 0.802), and so do small images, enlarged toward ``min_side``
+        (a 528x574 worksheet's two columns came back as one line), and tall images detected in
+        tiles: their tiles are downscaled for big text, where tiny's model lost small lines
+        further down (tests/test_engine.py)."""
+        h, w = img.shape[:2]
+        if (self.doc_detector is not None and clean and min(h, w) >= self.config.det.min_side
+                and not self.detector.tiles(h, w)):
+            return self.doc_detector
+        return self.detector
 
     def _turn_unsure(self, crops: list[np.ndarray], free: list[tuple[str, float]], flipped: list[bool]) -> list[int]:
         """Turn the lines :func:`~ocrcore.orientation.fix_unsure_lines` finds upside down, given

@@ -1,9 +1,10 @@
 """Model profiles and where their built files live.
 
 ``make setup`` (models/build.py) writes, per profile, ``det``/``rec``/``cls`` in FP32
-(``*.fp32.onnx``) and, where quantised, INT8 (``*.int8.onnx``), plus ``dict.txt`` and
-``build.json``, whose ``auto`` map lists the precisions of each model that passed the accuracy
-rule; :mod:`ocrcore.precision` picks among them per host. Nothing is fetched here.
+(``*.fp32.onnx``) and, where quantised, INT8 (``*.int8.onnx``), where the profile lists one
+``doc_det.fp32.onnx`` (the detector of clean pages), plus ``dict.txt`` and ``build.json``, whose
+``auto`` map lists the precisions of each model that passed the accuracy rule;
+:mod:`ocrcore.precision` picks among them per host. Nothing is fetched here.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class ProfileFiles:
     charset: Path
     precisions: dict[str, str]
     choice: Choice
+    # The detector of clean pages at their own resolution, where the profile ships one (FP32
+    # only: ``doc_det.fp32.onnx``; ocrcore.engine, docs/accuracy.md); None otherwise.
+    doc_det: Path | None = None
 
 
 def parse_precision(precision: str) -> dict[str, str]:
@@ -78,4 +82,6 @@ def profile_files(profile: str, precision: str = "auto", root: Path | None = Non
     choice = (select(base, info, wanted, threads, cpu=cpu) if timer is None
               else select(base, info, wanted, threads, cpu=cpu, timer=timer))
     paths = {name: base / f"{name}.{choice.precisions[name]}.onnx" for name in ("det", "rec", "cls")}
-    return ProfileFiles(paths["det"], paths["rec"], paths["cls"], base / "dict.txt", dict(choice.precisions), choice)
+    doc_det = base / "doc_det.fp32.onnx" if "doc_det" in info.get("sources", {}) else None
+    return ProfileFiles(paths["det"], paths["rec"], paths["cls"], base / "dict.txt", dict(choice.precisions), choice,
+                        doc_det)

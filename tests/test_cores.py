@@ -176,7 +176,7 @@ def test_detections_at_once_stay_under_the_pixel_budget(sizes: tuple, limit: int
     if most_at_once == 1:
         assert state["lent_seen"], "the waiting request kept its core"
     assert pool.free == 2
-    assert detector._budget is None or detector._budget.used == 0
+    assert detector.budget is None or detector.budget.used == 0
 
 
 def test_pixel_budget_serves_waiting_pages_in_order() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from ocrcore import InvalidImageError, OCREngine
 from ocrcore.evaluate import char_accuracy, normalize_text
+from ocrcore.preprocess import is_clean_page
 from ocrcore.synth import render_line, render_page, render_scroll
 
 from .helpers import eval_image, jpeg_bytes, png_bytes
@@ -217,3 +218,43 @@ def test_narrowed_long_line_reads_as_the_full_width_one(small: OCREngine, text: 
     narrowed, = small.recognize_lines([line])
     unchanged, = full.recognize_lines([line])
     assert narrowed[0].replace(" ", "") == unchanged[0].replace(" ", "") == text.replace(" ", "")
+
+
+def test_clean_pages_go_to_the_document_detector_photos_small_and_tall_images_to_the_main_one(
+        small: OCREngine, tiny: OCREngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small profile: a clean 1024x768 page is detected by the document detector (tiny's DB
+    model) and read in full; the same page photographed in uneven light (no clean background), a
+    clean page under the detector's 736 px short side and a tall screenshot detected in tiles, by
+    the main one. Tiny has no second detector."""
+    from ocrcore.detect import Detector
+
+    assert small.doc_detector is not None and small.doc_detector.session is not small.detector.session
+    assert small.doc_detector.budget is small.detector.budget  # one bound on detector inputs at once
+    assert tiny.doc_detector is None
+    used: list[Detector] = []
+    real = Detector.detect
+    monkeypatch.setattr(Detector, "detect", lambda self, img, **kw: used.append(self) or real(self, img, **kw))
+
+    page, truth = render_page(21)
+    assert page.shape[:2] == (768, 1024)
+    result = small.ocr(page)
+    assert used and all(d is small.doc_detector for d in used)
+    assert len(result.lines) == len(truth) and page_accuracy(result, truth) > 0.95
+
+    used.clear()
+    light = np.linspace(0.3, 1.0, page.shape[1], dtype=np.float32)[None, :, None]  # photographed in uneven light
+    photo = (page.astype(np.float32) * light).astype(np.uint8)
+    assert not is_clean_page(photo)
+    small.ocr(photo)
+    assert used and all(d is small.detector for d in used)
+
+    used.clear()
+    small_page, _ = render_page(5, n_lines=4, size=(640, 480))
+    small.ocr(small_page)
+    assert used and all(d is small.detector for d in used)
+
+    used.clear()
+    tall, _ = render_scroll(11, 1080, 4000, n_lines=30)
+    assert small.detector.tiles(*tall.shape[:2]) and not small.detector.tiles(*page.shape[:2])
+    small.ocr(tall)
+    assert used and all(d is small.detector for d in used)

@@ -40,9 +40,15 @@ def test_auto_picks_only_precisions_the_manifest_allows(profile: str) -> None:
     for name, spec in MANIFEST["profiles"][profile].items():
         allowed = [p for p in spec["auto"] if p == "fp32" or spec.get("quantize")]
         assert info["auto"][name] == allowed
+        if name == "doc_det":  # the clean-page detector: FP32 only, not chosen per host
+            assert allowed == ["fp32"]
+            continue
         assert files.precisions[name] in allowed
         assert files.choice.reasons[name]
     assert profile_files(profile, "fp32").precisions == {"det": "fp32", "rec": "fp32", "cls": "fp32"}
+    has_doc_det = "doc_det" in MANIFEST["profiles"][profile]
+    assert (files.doc_det is not None) == has_doc_det == (profile == "small")
+    assert files.doc_det is None or (files.doc_det.name == "doc_det.fp32.onnx" and files.doc_det.exists())
 
 
 def test_only_models_with_an_int8_variant_in_the_manifest_have_one_built() -> None:

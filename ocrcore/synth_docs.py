@@ -1,5 +1,6 @@
 """Synthetic documents for the layout and spacing tests: multi-column pages, forms and tables,
-mixed Chinese/English lines with known character boxes.
+mixed Chinese/English lines with known character boxes, sparse pages (a few lines on a large
+sheet: under 1 % ink).
 
 Made-up text in the system's TrueType fonts (DejaVu and Liberation for Latin, WenQuanYi Micro
 Hei for Chinese: fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-wqy-microhei, in the Makefile's
@@ -173,6 +174,30 @@ def render_form(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
         for c in range(n_cols + 1):
             draw.line((x, margin, x, height - margin), fill=ink + 80, width=1)
             x += col_w[c] if c < n_cols else 0
+    return _finish(img, seed), truth
+
+
+def render_sparse_page(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
+    """A few short lines (2-5: a heading, a note, a date) on a large sheet (900-1600 x 800-2000
+    px) with paper grain, so that the ink is well under 1 % of the pixels: the page kind whose
+    1st-99th percentile grey levels are all paper (``preprocess.enhance``). English or Chinese
+    with the seed; the truth top to bottom."""
+    rng = random.Random(seed)
+    zh = rng.random() < 0.4
+    width, height = rng.randint(900, 1600), rng.randint(800, 2000)
+    img = Image.new("L", (width, height), rng.randint(225, 250))
+    draw = ImageDraw.Draw(img)
+    ink = rng.randint(0, 70)
+    n = rng.randint(2, 5)
+    ys = sorted(rng.sample(range(60, height - 100, 50), n))
+    truth: list[SynthLine] = []
+    for y in ys:
+        size = rng.choice([18, 20, 24, 28])
+        font = _font(CJK_FONT if zh else rng.choice(LATIN_FONTS), size)
+        text = _zh_sentence(rng, rng.randint(1, 3)) if zh else _en_sentence(rng, rng.randint(1, 4))
+        x = rng.randint(40, max(41, width - int(font.getlength(text)) - 40))
+        draw.text((x, y), text, fill=ink, font=font)
+        truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x, y), text, font=font))))  # type: ignore[arg-type]
     return _finish(img, seed), truth
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ocrcore import InvalidImageError, OCREngine
 from ocrcore.evaluate import char_accuracy, normalize_text
-from ocrcore.preprocess import is_clean_page
+from ocrcore.preprocess import enhance, is_clean_page
 from ocrcore.synth import render_line, render_page, render_scroll
 
 from .helpers import eval_image, jpeg_bytes, png_bytes
@@ -160,6 +160,7 @@ def test_small_image_with_big_text_is_detected_at_its_own_size(small: OCREngine,
 
 def test_low_contrast_scan_is_read(small: OCREngine) -> None:
     img, truth = render_page(12, n_lines=8, low_contrast=True, blur=0.8)
+    assert enhance(img, "auto") is not img  # faded ink: stretched
     assert page_accuracy(small.ocr(img), truth) > 0.9
 
 

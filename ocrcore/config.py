@@ -57,9 +57,10 @@ class EngineConfig:
     # unrotated reading of tall one-glyph crops (1, 7).
     colour_view: bool = True
     lone_glyphs: bool = True
-    # Clean pages (documents, receipts, screenshots) at or above the detector's ``min_side`` are
-    # detected with the profile's document detector where it has one (small: tiny's DB model,
-    # ~3x cheaper; ocrcore.engine, docs/accuracy.md). Off: the main detector reads every image.
+    # Clean pages (documents, receipts, screenshots) whose short side is at least the detector's
+    # ``min_side`` and that are detected whole (not tiled) go to the profile's document detector
+    # where it has one (small: tiny's DB model, ~3x cheaper; OCREngine._detector_for,
+    # docs/accuracy.md). Off: the main detector reads every image.
     doc_detector: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     model_dir: Path | None = None

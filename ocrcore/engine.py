@@ -282,8 +282,8 @@ class OCREngine:
         least ``DetParams.min_side`` (detected at or below their own resolution), else the main
         one. On the small profile that is tiny's DB model beside small's: ~3x cheaper (1x3x736x1280,
         1 thread, AMD EPYC: 188 vs 552 ms) and, on those pages, as accurate (docs/accuracy.md,
-        2026-12-01: SROIE receipts line accuracy 0.913 -> 0.916, Tesseract pages page F1 0.9973 ->
-        0.9979). Photos of scenes keep the main detector (tiny's loses small text there: IC15
+        2026-12-01: SROIE receipts line accuracy 0.9120 -> 0.9157, Tesseract pages page F1 0.9971 ->
+        0.9976). Photos of scenes keep the main detector (tiny's loses small text there: IC15
         scenes page F1 0.858 -> 0.802), and so do small images, enlarged toward ``min_side``
         (a 528x574 worksheet's two columns came back as one line), and tall images detected in
         tiles: their tiles are downscaled for big text, where tiny's model lost small lines

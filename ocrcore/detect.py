@@ -35,6 +35,11 @@ class DetParams:
     # run at their own resolution, not raised toward min_side: tiling exists so text is not
     # shrunk, and upscaling three tiles of a 1890x503 banner cost 0.73 s where 0.35 s reads the
     # same text (identical output on the eval sets, stacked receipts and wide screenshots).
+    # A wide image whose first tile finds only lines that one input (long side ``max_side``)
+    # keeps at least ``native_line_px`` tall is detected in one input instead (big text on
+    # banners: vertical seams cut its glyphs, which came back twice or not at all; generated
+    # banners, scripts/banners.py: small 67 -> 89 of 90 read exactly, tiny 69 -> 90 of 90;
+    # zh_smoke_full page F1 0.972 -> 1.000 on small, 2026-12-01).
     tile_aspect: float = 2.5
     # Tiles run at the resolution their text needs: the first at full resolution; when the
     # smaller lines it found (10th percentile of box heights) are more than ``tile_line_px``
@@ -515,7 +520,8 @@ class Detector:
         text needs (``DetParams.tile_line_px``): the first at full resolution and the others
         at the scale its lines call for, or all at ``scale`` when given (a tile that finds
         lines too small for it is detected again at full resolution); boxes merged, in image
-        pixels, unordered."""
+        pixels, unordered. A wide image whose first tile holds only big text is detected in one
+        input instead (see ``DetParams.tile_aspect``)."""
         h, w = img.shape[:2]
         p = self.params
         long_side, short_side = max(h, w), min(h, w)
@@ -538,6 +544,11 @@ class Detector:
             starts = _tiles(long_side, int(tile * scale), int(overlap * scale))
         else:
             first = one_tile(0, tile_wide=wide)  # alone: on every free core
+            if horizontal and first and min(line_height(q) for q, _ in first) * p.max_side / long_side >= p.native_line_px:
+                # Big text across a wide image (a banner, a sign, a slide title): one input keeps
+                # every line of the first tile at least native_line_px tall, and vertical seams
+                # would cut its glyphs, which are as wide as the tiles' overlap (read twice or lost).
+                return self._detect_one(img, upscale=False, wide=wide, exclusive=True)
             scale = tile_scale(first, p)
             rest_from = tile - overlap
             if scale > 1:

@@ -1,6 +1,6 @@
 """Synthetic documents for the layout and spacing tests: multi-column pages, forms and tables,
 mixed Chinese/English lines with known character boxes, sparse pages (a few lines on a large
-sheet: under 1 % ink).
+sheet: under 1 % ink), wide banners with big text.
 
 Made-up text in the system's TrueType fonts (DejaVu and Liberation for Latin, WenQuanYi Micro
 Hei for Chinese: fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-wqy-microhei, in the Makefile's
@@ -239,3 +239,39 @@ def render_mixed_line(seed: int, *, spaced: bool | None = None) -> tuple[np.ndar
         x += f.getlength(ch)
     img = img.crop((0, 0, int(x) + pad, img.height))
     return _finish(img, seed), text, chars
+
+
+def render_banner(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
+    """A wide banner (1400-3000 x 300-700 px: more than 2.5 times as wide as tall, so the
+    detector tiles it) with one or two lines of big text (120-340 px tall), as on a web header, a
+    shop sign or a slide title: Chinese or English, dark on light or light on dark, sometimes on
+    a colour. The truth top to bottom."""
+    rng = random.Random(seed)
+    zh = rng.random() < 0.5
+    height = rng.randint(300, 700)
+    n = 1 if rng.random() < 0.6 else 2
+    size = int(height * rng.uniform(0.45, 0.7) / n)
+    words = [_zh_sentence(rng, rng.randint(2, 3)) if zh else " ".join(w.capitalize() for w in _en_sentence(rng, rng.randint(1, 3)).split())
+             for _ in range(n)]
+    font = _font(CJK_FONT if zh else rng.choice(LATIN_FONTS), size)
+    text_w = max(int(font.getlength(w)) for w in words)
+    width = max(int(2.6 * height) + 1, 1400, text_w + rng.randint(80, 600))
+    light_ink = rng.random() < 0.5
+    if rng.random() < 0.4:  # a coloured ground: dark under light ink, light under dark ink
+        base = [rng.randint(0, 90) for _ in range(3)] if light_ink else [rng.randint(170, 255) for _ in range(3)]
+        ground: tuple[int, ...] = tuple(base)
+    else:
+        ground = (rng.randint(0, 40),) * 3 if light_ink else (rng.randint(225, 255),) * 3
+    ink = (rng.randint(225, 255),) * 3 if light_ink else (rng.randint(0, 40),) * 3
+    img = Image.new("RGB", (width, height), ground)
+    draw = ImageDraw.Draw(img)
+    gap = int(size * 0.35)
+    block = n * size + (n - 1) * gap
+    y = (height - block) // 2 - int(size * 0.1)
+    x0 = rng.randint(40, max(41, width - text_w - 40))
+    truth: list[SynthLine] = []
+    for w in words:
+        draw.text((x0, y), w, fill=ink, font=font)
+        truth.append(SynthLine(w, tuple(int(v) for v in draw.textbbox((x0, y), w, font=font))))  # type: ignore[arg-type]
+        y += size + gap
+    return _finish(img, seed), truth

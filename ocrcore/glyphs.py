@@ -7,7 +7,11 @@ page-wide blob when the 140x220 image is raised to the detector's 736 px minimum
 the same 一 is found. No threshold fixes that without inventing boxes elsewhere, so the page's
 ink is searched directly: dark connected components (Otsu) outside every detected line, of a
 glyph's size (judged against the page's median line height), grouped when they sit closer than
-a third of their size (the strokes of 二 and 三), and isolated (a clean margin around them).
+a third of their size (the strokes of 二 and 三) within one row of text, and isolated (a clean
+margin around them, within that row). Rows come from the detected lines (:func:`line_bands`): a
+column of lone digits beside a receipt's items (a quantity "1" on each row, 3 px apart) was
+grouped into one tall shape and dropped, and each 1 alone failed the isolation test because of
+the 1s above and below it.
 Each group becomes a square region, wide enough that a flat glyph is not stretched to fill the
 recogniser's 48 px height; the engine reads the regions and keeps those read confidently
 (:func:`accept_glyph`).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -77,6 +82,10 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
     em = float(np.median(heights)) if heights else float(min(h, w)) / 2.5
     lo, hi = max(p.min_px, p.min_em * em), p.max_em * em
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    bands = line_bands(quads)
+    band_of = np.full(h + 1, -1, np.int32)
+    for k, (b0, b1) in enumerate(bands):
+        band_of[max(0, b0): max(0, b1)] = k
     comps = []
     for i in range(1, n):
         x, y, cw, ch = (int(v) for v in stats[i][:4])
@@ -84,10 +93,10 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
             continue
         if not far[y: y + ch, x: x + cw][labels[y: y + ch, x: x + cw] == i].any():  # faint smudge, not ink
             continue
-        comps.append([x, y, x + cw, y + ch, [i]])
+        comps.append([x, y, x + cw, y + ch, [i], int(band_of[min(h, y + ch // 2)])])
     groups = _group(comps, p.group_gap)
     out: list[tuple[int, np.ndarray]] = []
-    for x0, y0, x1, y1, ids in groups:
+    for x0, y0, x1, y1, ids, band in groups:
         size = max(x1 - x0, y1 - y0)
         if size < lo or size > hi or _dashed_rule(stats, ids):
             continue
@@ -99,6 +108,8 @@ def glyph_regions(img: np.ndarray, quads: list[np.ndarray], p: GlyphParams | Non
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         sx0, sy0 = int(max(0, cx - half)), int(max(0, cy - half))
         sx1, sy1 = int(min(w, cx + half + 1)), int(min(h, cy + half + 1))
+        if band >= 0:  # in a row of detected lines: the rows above and below are other lines' (a column of 1s)
+            sy0, sy1 = max(sy0, min(y0, bands[band][0])), min(sy1, max(y1, bands[band][1]))
         window = labels[sy0:sy1, sx0:sx1]
         stray = (mask[sy0:sy1, sx0:sx1] > 0) & ~np.isin(window, ids)
         if stray.mean() > p.max_stray_ink:
@@ -130,9 +141,34 @@ def _dashed_rule(stats: np.ndarray, ids: list[int]) -> bool:
     return False
 
 
+def line_bands(quads: list[np.ndarray]) -> list[tuple[int, int]]:
+    """The rows ``[y0, y1)`` of the page's rows of text, from its detected lines (quads, image
+    pixels): lines whose centres lie within half the median line height of a row's first line
+    share its band, which spans their rows; bands that overlap are cut in the middle of their
+    overlap. Only horizontal lines count (wider than tall). Top to bottom."""
+    spans = sorted((float(q[:, 1].mean()), float(q[:, 1].min()), float(q[:, 1].max())) for q in quads
+                   if np.ptp(q[:, 0]) > np.ptp(q[:, 1]))
+    if not spans:
+        return []
+    em = float(np.median([y1 - y0 for _, y0, y1 in spans]))
+    bands: list[list[float]] = []
+    first = -np.inf
+    for c, y0, y1 in spans:
+        if c - first <= 0.5 * em:
+            bands[-1] = [min(bands[-1][0], y0), max(bands[-1][1], y1)]
+        else:
+            bands.append([y0, y1])
+            first = c
+    for a, b in pairwise(bands):
+        if b[0] < a[1]:
+            a[1] = b[0] = 0.5 * (a[1] + b[0])
+    return [(int(round(y0)), int(round(y1))) for y0, y1 in bands]
+
+
 def _group(comps: list[list], gap: float) -> list[list]:
-    """Join component boxes [x0, y0, x1, y1, ids] closer than ``gap`` * the larger one's size
-    (union of boxes until nothing changes; a page has few candidates)."""
+    """Join component boxes [x0, y0, x1, y1, ids, band] of the same row of text (``band``, an
+    index of :func:`line_bands`; -1 outside every row) that are closer than ``gap`` * the larger
+    one's size: union of boxes until nothing changes; a page has few candidates."""
     groups = [list(c) for c in comps]
     changed = True
     while changed:
@@ -140,9 +176,11 @@ def _group(comps: list[list], gap: float) -> list[list]:
         for i in range(len(groups)):
             for j in range(i + 1, len(groups)):
                 a, b = groups[i], groups[j]
+                if a[5] != b[5]:
+                    continue
                 g = gap * max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
                 if a[0] - g <= b[2] and b[0] - g <= a[2] and a[1] - g <= b[3] and b[1] - g <= a[3]:
-                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4]]
+                    groups[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4], a[5]]
                     del groups[j]
                     changed = True
                     break

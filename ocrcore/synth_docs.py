@@ -1,6 +1,6 @@
 """Synthetic documents for the layout and spacing tests: multi-column pages, forms and tables,
 mixed Chinese/English lines with known character boxes, sparse pages (a few lines on a large
-sheet: under 1 % ink), wide banners with big text.
+sheet: under 1 % ink), wide banners with big text, lists with a column of lone glyphs.
 
 Made-up text in the system's TrueType fonts (DejaVu and Liberation for Latin, WenQuanYi Micro
 Hei for Chinese: fonts-dejavu-core, fonts-dejavu-extra, fonts-liberation, fonts-wqy-microhei, in the Makefile's
@@ -275,3 +275,44 @@ def render_banner(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
         truth.append(SynthLine(w, tuple(int(v) for v in draw.textbbox((x0, y), w, font=font))))  # type: ignore[arg-type]
         y += size + gap
     return _finish(img, seed), truth
+
+
+def render_column_list(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
+    """A receipt- or form-like list whose first or middle column holds lone glyphs, one per row:
+    quantities ("1", "2" before each item, the price on the right) or the colons of "label : value"
+    rows, tightly spaced (1.05-1.35 line heights), as on SROIE receipts. 6-12 rows, English, on a
+    light paper grey. The truth row by row, left to right (the lone glyph its own line)."""
+    rng = random.Random(seed)
+    size = rng.choice([16, 18, 20, 22])
+    font = _font(rng.choice(LATIN_FONTS), size)
+    colons = rng.random() < 0.4
+    n = rng.randint(6, 12)
+    step = int(size * rng.uniform(1.05, 1.35))
+    margin = rng.randint(20, 50)
+    width = rng.randint(640, 900)
+    height = 2 * margin + n * step + size
+    img = Image.new("L", (width, height), rng.randint(225, 250))
+    draw = ImageDraw.Draw(img)
+    ink = rng.randint(0, 60)
+    truth: list[SynthLine] = []
+
+    def put(x: int, y: int, text: str) -> None:
+        draw.text((x, y), text, fill=ink, font=font)
+        truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x, y), text, font=font))))  # type: ignore[arg-type]
+
+    gap = int(size * rng.uniform(2.0, 3.5))
+    labels = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 2))).upper() for _ in range(n)]
+    label_w = max(int(font.getlength(label)) for label in labels) + int(size * rng.uniform(1.0, 3.0))
+    for r in range(n):
+        y = margin + r * step
+        if colons:
+            label = labels[r]
+            put(margin, y, label)
+            put(margin + label_w, y, ":")
+            put(margin + label_w + gap, y, f"{rng.randint(10, 99999)}")
+        else:
+            put(margin, y, str(rng.choice([1, 1, 1, 2, 3, 4])))
+            put(margin + gap, y, " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3))).capitalize())
+            price = f"{rng.randint(1, 299)}.{rng.randint(0, 99):02d}"
+            put(width - margin - int(font.getlength(price)), y, price)
+    return _finish(img.convert("RGB"), seed), truth

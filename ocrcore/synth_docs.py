@@ -242,8 +242,8 @@ def render_mixed_line(seed: int, *, spaced: bool | None = None) -> tuple[np.ndar
 
 
 def render_banner(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
-    """A wide banner (1400-3000 x 300-700 px: more than 2.5 times as wide as tall, so the
-    detector tiles it) with one or two lines of big text (120-340 px tall), as on a web header, a
+    """A wide banner (1400-3500 x 300-700 px: more than 2.5 times as wide as tall, so the
+    detector tiles it) with one or two lines of big text (ink 55-390 px tall), as on a web header, a
     shop sign or a slide title: Chinese or English, dark on light or light on dark, sometimes on
     a colour. The truth top to bottom."""
     rng = random.Random(seed)

@@ -18,7 +18,7 @@ from .cores import CorePool
 from .crop import VERTICAL_RATIO, OrientationClassifier, crop_quad, is_tall
 from .decode import decode_image
 from .detect import Detector, merge_views, sort_reading_order
-from .glyphs import accept_glyph, glyph_crop, glyph_regions, is_latin_page
+from .glyphs import glyph_crop, glyph_regions_detailed, is_latin_page, read_glyph
 from .host import cpu_info, usable_cores
 from .layout import block_box, reading_order
 from .models import profile_files
@@ -216,9 +216,11 @@ class OCREngine:
         t3 = time.perf_counter()
         timings["cls"] = t3 - t2
         glyph_quads: list[np.ndarray] = []
+        glyph_colons: list[bool] = []  # which regions' ink is a colon (glyphs.read_glyph)
         if detect and self.config.lone_glyphs and (decoder is None or decoder.only_hotwords):  # (lists, patterns: none)
             t_g = time.perf_counter()
-            glyph_quads = glyph_regions(suppress_colour(img) if marks is not None else img, quads)
+            found = glyph_regions_detailed(suppress_colour(img) if marks is not None else img, quads)
+            glyph_quads, glyph_colons = [q for q, _ in found], [c for _, c in found]
             timings["glyph_search"] = time.perf_counter() - t_g
         glyph_texts: list[tuple[str, float]] = []
         # Lines against the page's grain (orientation.py), on documents: on photos of scenes an
@@ -259,8 +261,9 @@ class OCREngine:
         min_conf = 0.0 if not detect else self.config.min_confidence
         kept = [(q, t) for q, t in zip(quads, texts) if t[0] and t[1] >= min_conf]
         latin_page = is_latin_page([t[0] for _, t in kept])
-        kept += [(q, (t[0], t[1], None, None)) for q, t in zip(glyph_quads, glyph_texts)
-                 if accept_glyph(*t, latin_page=latin_page)]
+        glyphs_read = [(q, read_glyph(*t, colon=c, latin_page=latin_page), t[1])
+                       for q, t, c in zip(glyph_quads, glyph_texts, glyph_colons)]
+        kept += [(q, (text, conf, None, None)) for q, text, conf in glyphs_read if text]
         order, groups = reading_order([q for q, _ in kept])
         block_of = {i: b for b, group in enumerate(groups) for i in group}
         position = {i: n for n, i in enumerate(order)}

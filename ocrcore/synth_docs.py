@@ -78,6 +78,13 @@ def _wrap(words: list[str], font: ImageFont.FreeTypeFont, width: int, sep: str) 
     return lines
 
 
+def _draw_line(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: ImageFont.FreeTypeFont,
+               fill: int | tuple[int, ...]) -> SynthLine:
+    """Draw one line of text at ``xy`` and return its truth: the text and its ink box."""
+    draw.text(xy, text, fill=fill, font=font)
+    return SynthLine(text, tuple(int(v) for v in draw.textbbox(xy, text, font=font)))  # type: ignore[arg-type]
+
+
 def _finish(img: Image.Image, seed: int) -> np.ndarray:
     arr = np.asarray(img.convert("RGB"))[:, :, ::-1].astype(np.int16)
     noise = np.random.default_rng(seed).normal(0, 2.5, arr.shape)
@@ -116,14 +123,12 @@ def render_columns(seed: int, lang: str = "en", n_cols: int = 2) -> tuple[np.nda
     if title:
         tfont = _font(font_name, int(size * 1.4))
         ttext = _zh_sentence(rng, 4) if lang == "zh" else _en_sentence(rng, 4).title()
-        draw.text((margin, margin), ttext, fill=ink, font=tfont)
-        truth.append(SynthLine(ttext, tuple(int(v) for v in draw.textbbox((margin, margin), ttext, font=tfont))))  # type: ignore[arg-type]
+        truth.append(_draw_line(draw, (margin, margin), ttext, tfont, ink))
     for c, lines in enumerate(cols):
         x = margin + c * (col_w + gutter)
         for i, text in enumerate(lines):
             y = y0 + i * pitch
-            draw.text((x, y), text, fill=ink, font=font)
-            truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x, y), text, font=font))))  # type: ignore[arg-type]
+            truth.append(_draw_line(draw, (x, y), text, font, ink))
     return _finish(img, seed), truth
 
 
@@ -164,8 +169,7 @@ def render_form(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
         y = margin + r * pitch + (pitch - size) // 2
         x = margin
         for c, text in enumerate(row):
-            draw.text((x + size // 2, y), text, fill=ink, font=font)
-            truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x + size // 2, y), text, font=font))))  # type: ignore[arg-type]
+            truth.append(_draw_line(draw, (x + size // 2, y), text, font, ink))
             x += col_w[c]
     if ruled:
         for r in range(n_rows + 1):
@@ -196,8 +200,7 @@ def render_sparse_page(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
         font = _font(CJK_FONT if zh else rng.choice(LATIN_FONTS), size)
         text = _zh_sentence(rng, rng.randint(1, 3)) if zh else _en_sentence(rng, rng.randint(1, 4))
         x = rng.randint(40, max(41, width - int(font.getlength(text)) - 40))
-        draw.text((x, y), text, fill=ink, font=font)
-        truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x, y), text, font=font))))  # type: ignore[arg-type]
+        truth.append(_draw_line(draw, (x, y), text, font, ink))
     return _finish(img, seed), truth
 
 
@@ -271,8 +274,7 @@ def render_banner(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
     x0 = rng.randint(40, max(41, width - text_w - 40))
     truth: list[SynthLine] = []
     for w in words:
-        draw.text((x0, y), w, fill=ink, font=font)
-        truth.append(SynthLine(w, tuple(int(v) for v in draw.textbbox((x0, y), w, font=font))))  # type: ignore[arg-type]
+        truth.append(_draw_line(draw, (x0, y), w, font, ink))
         y += size + gap
     return _finish(img, seed), truth
 
@@ -297,8 +299,7 @@ def render_column_list(seed: int) -> tuple[np.ndarray, list[SynthLine]]:
     truth: list[SynthLine] = []
 
     def put(x: int, y: int, text: str) -> None:
-        draw.text((x, y), text, fill=ink, font=font)
-        truth.append(SynthLine(text, tuple(int(v) for v in draw.textbbox((x, y), text, font=font))))  # type: ignore[arg-type]
+        truth.append(_draw_line(draw, (x, y), text, font, ink))
 
     gap = int(size * rng.uniform(2.0, 3.5))
     labels = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 2))).upper() for _ in range(n)]
